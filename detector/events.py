@@ -1,0 +1,159 @@
+"""The event contract of the ``operation-calls`` topic and its decoder.
+
+One JSON object per call (or per pre-aggregated group of calls), key = operation.
+Decoding never raises for bad input: it returns a ``DecodeError`` with a bounded
+``reason`` so the shell can dead-letter the message and count it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detector.errors import DecodeError
+
+StatusName = Literal["success", "error", "retrying"]
+
+STATUS_ALIASES: dict[str, StatusName] = {
+    "success": "success",
+    "ok": "success",
+    "delivered": "success",
+    "succeeded": "success",
+    "error": "error",
+    "failed": "error",
+    "failure": "error",
+    "retrying": "retrying",
+    "retry": "retrying",
+}
+
+# Epoch numbers above this are milliseconds (1e11 s is the year 5138).
+_MS_THRESHOLD = 1e11
+
+
+def parse_timestamp(value: Any) -> float:
+    """RFC 3339 text or epoch seconds/milliseconds -> epoch seconds (UTC)."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be RFC 3339 text or epoch seconds/milliseconds")
+    if isinstance(value, int | float):
+        seconds = value / 1000.0 if value > _MS_THRESHOLD else float(value)
+        if seconds <= 0:
+            raise ValueError("timestamp must be after 1970-01-01")
+        return seconds
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"timestamp {value[:40]!r} is not RFC 3339") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp {value[:40]!r} has no time zone offset")
+        return parsed.timestamp()
+    raise ValueError("timestamp must be RFC 3339 text or epoch seconds/milliseconds")
+
+
+class OperationCall(BaseModel):
+    """One message of ``operation-calls``, validated. See ``schemas/operation-call.schema.json``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    operation: str = Field(min_length=1, max_length=200)
+    timestamp: float | None = None
+    status: StatusName | None = None
+    integration: str | None = Field(default=None, max_length=200)
+    event_id: str | None = Field(default=None, max_length=200)
+    error_code: str | None = Field(default=None, max_length=200)
+    error_message: str | None = Field(default=None, max_length=10_000)
+    duration_ms: float | None = Field(default=None, ge=0)
+    source_record: str | None = Field(default=None, max_length=500)
+    destination_record: str | None = Field(default=None, max_length=500)
+    payload: Any = None
+    count: int | None = Field(default=None, ge=1)
+    errors: int | None = Field(default=None, ge=0)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> float | None:
+        return None if value is None else parse_timestamp(value)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            alias = STATUS_ALIASES.get(value.strip().lower())
+            if alias is None:
+                raise ValueError(
+                    f"status {value[:40]!r} is not one of success, error, retrying "
+                    "(or the aliases ok, delivered, failed, failure)"
+                )
+            return alias
+        return value
+
+    @field_validator("error_code", "event_id", "source_record", "destination_record", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        # Record ids and error codes are often numbers in producers' JSON.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _counts(self) -> OperationCall:
+        if self.count is None:
+            if self.errors is not None:
+                raise ValueError("errors is only allowed together with count")
+            if self.status is None:
+                raise ValueError("status is required unless the record is pre-aggregated (count)")
+        elif self.errors is not None and self.errors > self.count:
+            raise ValueError(f"errors ({self.errors}) is more than count ({self.count})")
+        return self
+
+    def tally(self) -> tuple[int, int, int]:
+        """(calls, errors, retries) this record stands for."""
+        if self.count is None:
+            return 1, int(self.status == "error"), int(self.status == "retrying")
+        if self.errors is not None:
+            return self.count, self.errors, 0
+        if self.status == "error":
+            return self.count, self.count, 0
+        if self.status == "retrying":
+            return self.count, 0, self.count
+        return self.count, 0, 0
+
+
+def decode(raw: bytes | None, fallback_timestamp: float | None = None) -> OperationCall:
+    """Bytes -> a validated call, with the Kafka timestamp standing in for a missing one.
+
+    Raises ``DecodeError`` whose ``reason`` is one of: ``empty``, ``not_json``,
+    ``not_object``, ``invalid``, ``no_timestamp``.
+    """
+    if not raw:
+        raise DecodeError("empty", "the message has no value")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError("not_json", f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DecodeError("not_object", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        call = OperationCall.model_validate(data)
+    except ValidationError as exc:
+        raise DecodeError("invalid", _describe(exc)) from None
+    if call.timestamp is None:
+        if fallback_timestamp is None:
+            raise DecodeError("no_timestamp", "no timestamp and no message timestamp")
+        call = call.model_copy(update={"timestamp": fallback_timestamp})
+    return call
+
+
+def _describe(exc: ValidationError) -> str:
+    """A one-line account of every failed field, e.g. ``operation: field required``."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "message"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds -> RFC 3339 UTC text, as used in every output of this project."""
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
