@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,11 +42,9 @@ class WindowCounts:
         return [self.calls, self.errors, self.retries, self.error_codes]
 
     @classmethod
-    def from_list(cls, raw: Sequence[object]) -> WindowCounts:
+    def from_list(cls, raw: Sequence[Any]) -> WindowCounts:
         calls, errors, retries, codes = raw
-        assert isinstance(calls, int) and isinstance(errors, int) and isinstance(retries, int)
-        assert isinstance(codes, dict)
-        return cls(calls, errors, retries, dict(codes))
+        return cls(int(calls), int(errors), int(retries), dict(codes))
 
 
 def window_start(ts: float, size: int) -> int:
