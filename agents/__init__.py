@@ -1,0 +1,1 @@
+"""Faust agents and the worker's web endpoints: the thin shell around ``detector``."""

@@ -1,0 +1,85 @@
+"""Builds the Faust app: topics, tables, agents and web routes, from one ``Settings``.
+
+No module-level app: each call builds a fresh one, so tests run several side by side
+and nothing is configured at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from agents import ingest, web_metrics
+from agents.metrics import PipelineMetrics
+from detector.settings import Settings
+from tables import counts
+
+
+@dataclass
+class Topics:
+    calls: Any
+    invalid: Any
+    status: Any
+
+
+@dataclass
+class Detector:
+    """Everything the agents share; passed explicitly instead of imported globals."""
+
+    app: faust.App
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    topics: Topics
+    counts: Any
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Detector:
+    registry = registry if registry is not None else CollectorRegistry()
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{hp.strip()}" for hp in settings.broker.split(",")],
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_rebalance_timeout=settings.rebalance_timeout,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        stream_wait_empty=False,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_tables_enabled=False,
+        web_metrics_enabled=False,
+        web_router_enabled=False,
+        table_cleanup_interval=60.0,
+        table_standby_replicas=0,
+        producer_linger=0.005,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    topics = Topics(
+        calls=app.topic(settings.calls_topic, partitions=settings.partitions),
+        invalid=app.topic(settings.invalid_topic, partitions=settings.partitions),
+        status=app.topic(settings.status_topic, partitions=settings.partitions),
+    )
+    detector = Detector(
+        app=app,
+        settings=settings,
+        registry=registry,
+        metrics=PipelineMetrics(registry),
+        topics=topics,
+        counts=counts.declare(app, settings.partitions),
+    )
+    ingest.register(detector)
+    web_metrics.register(detector)
+    return detector

@@ -1,0 +1,112 @@
+"""The ingest agent: operation-call events -> window counts, in batches.
+
+decode (detector.ingest) -> aggregate with numpy (detector.windows) -> one table write per
+operation -> metrics. Bad messages are dead-lettered with their reason, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from detector.errors import DecodeError
+from detector.ingest import DecodedBatch, RawRecord, decode_batch
+from detector.windows import WindowCounts, aggregate
+from tables.counts import OperationWindows
+from tables.writes import put
+
+if TYPE_CHECKING:
+    from agents.app import Detector
+
+log = logging.getLogger(__name__)
+
+
+def register(detector: Detector) -> None:
+    settings = detector.settings
+
+    @detector.app.agent(detector.topics.calls, name="ingest")
+    async def ingest(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within):
+            started = time.perf_counter()
+            records = [_raw(event.message) for event in events]
+            decoded = decode_batch(records)
+            await _dead_letter(detector, decoded.invalid)
+            await _rekey(detector, decoded.misrouted)
+            _store(detector, decoded)
+            _observe(detector, events, decoded)
+            detector.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+
+def _raw(message: Any) -> RawRecord:
+    return RawRecord(
+        message.key, message.value, message.partition, message.offset, message.timestamp
+    )
+
+
+def _store(detector: Detector, decoded: DecodedBatch) -> None:
+    settings = detector.settings
+    by_operation: dict[str, list[tuple[int, WindowCounts]]] = defaultdict(list)
+    for (operation, start), counts in aggregate(decoded.batch, settings.window_seconds).items():
+        by_operation[operation].append((start, counts))
+    for operation, windows in by_operation.items():
+        partition = decoded.partitions[operation]
+        current = detector.counts.get(operation)
+        state = (
+            OperationWindows.from_value(current)
+            if current is not None
+            else OperationWindows(partition)
+        )
+        state.partition = partition
+        state.integration = decoded.integrations.get(operation) or state.integration
+        # Newest first, so the retention horizon is known before older windows merge.
+        for start, counts in sorted(windows, reverse=True):
+            horizon = state.horizon(settings.window_retention_seconds)
+            if horizon is not None and start < horizon:
+                detector.metrics.late.inc(counts.calls)
+                continue
+            state.merge(start, counts)
+        state.expire(settings.window_retention_seconds)
+        put(detector.counts, partition, operation, state.to_value())
+        labels = (operation, state.integration or "")
+        total = WindowCounts()
+        for _, counts in windows:
+            total.add(counts.calls, counts.errors, counts.retries)
+        detector.metrics.calls.labels(*labels).inc(total.calls)
+        detector.metrics.errors.labels(*labels).inc(total.errors)
+        detector.metrics.retries.labels(*labels).inc(total.retries)
+
+
+async def _dead_letter(detector: Detector, invalid: list[tuple[RawRecord, DecodeError]]) -> None:
+    """The original bytes go to the invalid topic; the reason and source ride in headers."""
+    topic = detector.settings.calls_topic
+    for record, error in invalid:
+        detector.metrics.invalid.labels(error.reason).inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", topic, record.partition, record.offset, error)
+        headers = {
+            "x-detector-reason": error.reason.encode(),
+            "x-detector-error": error.detail[:1000].encode(),
+            "x-detector-source": f"{topic}/{record.partition}/{record.offset}".encode(),
+        }
+        await detector.topics.invalid.send(key=record.key, value=record.value, headers=headers)
+
+
+async def _rekey(detector: Detector, misrouted: list[tuple[RawRecord, str]]) -> None:
+    for record, operation in misrouted:
+        detector.metrics.rekeyed.inc()
+        await detector.topics.calls.send(key=operation.encode(), value=record.value)
+
+
+def _observe(detector: Detector, events: list[Any], decoded: DecodedBatch) -> None:
+    metrics = detector.metrics
+    metrics.consumed.inc(len(events))
+    metrics.batch_size.observe(len(events))
+    last_offsets: dict[Any, int] = {}
+    for event in events:
+        tp = event.message.tp
+        last_offsets[tp] = max(last_offsets.get(tp, -1), event.message.offset)
+    for tp, offset in last_offsets.items():
+        highwater = detector.app.consumer.highwater(tp)
+        if highwater is not None:
+            metrics.lag.labels(str(tp.partition)).set(max(0, highwater - offset - 1))

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the ingest pipeline, built on an injected registry so each test
+(and each app in one process) has its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_OP = ("operation", "integration")
+_BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000)
+
+
+class PipelineMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter(
+            "detector_operation_calls",
+            "Calls seen per operation (event time).",
+            _OP,
+            registry=registry,
+        )
+        self.errors = Counter(
+            "detector_operation_errors", "Failed calls per operation.", _OP, registry=registry
+        )
+        self.retries = Counter(
+            "detector_operation_retries",
+            "Calls per operation that failed transiently and will be retried.",
+            _OP,
+            registry=registry,
+        )
+        self.consumed = Counter(
+            "detector_events_consumed", "Messages read from the calls topic.", registry=registry
+        )
+        self.invalid = Counter(
+            "detector_invalid_events",
+            "Messages dead-lettered to the invalid topic, by reason.",
+            ("reason",),
+            registry=registry,
+        )
+        self.late = Counter(
+            "detector_late_events",
+            "Calls older than the window retention; counted here, not in any window.",
+            registry=registry,
+        )
+        self.rekeyed = Counter(
+            "detector_rekeyed_events",
+            "Messages whose Kafka key was not their operation, re-sent with the right key.",
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "detector_batch_size_events",
+            "Messages per ingest batch.",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "detector_batch_processing_seconds",
+            "Time to decode, aggregate and store one ingest batch.",
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "detector_consumer_lag_messages",
+            "Messages of the calls topic not yet processed, per partition.",
+            ("partition",),
+            registry=registry,
+        )

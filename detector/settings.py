@@ -1,0 +1,101 @@
+"""Every setting of the worker in one typed place, read from ``DETECTOR_*`` environment
+variables or a ``.env`` file. A wrong value fails at start with a message naming the
+variable. ``detector settings`` prints this table; ``.env.example`` mirrors it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detector.errors import ConfigError
+
+ENV_PREFIX = "DETECTOR_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    broker: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
+    )
+    app_id: str = Field(
+        "integration-health",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Consumer group and prefix of the worker's internal topics.",
+    )
+    calls_topic: str = Field("operation-calls", description="Topic of operation-call events.")
+    invalid_topic: str = Field(
+        "", description="Dead-letter topic for invalid events; default <calls_topic>.invalid."
+    )
+    status_topic: str = Field("operation-status", description="Topic of status changes.")
+    partitions: int = Field(
+        4, ge=1, le=1024, description="Partitions of the topics the worker creates."
+    )
+    window_seconds: int = Field(
+        60, ge=10, le=3600, description="Size of the event-time tumbling count windows."
+    )
+    window_retention_seconds: int = Field(
+        3600,
+        ge=60,
+        description="How long a window keeps counting late events (event time).",
+    )
+    grace_seconds: float = Field(
+        15.0, ge=0, description="Wait after a window ends before judging it (late events)."
+    )
+    evaluation_interval: float = Field(
+        5.0, gt=0, description="Seconds between evaluations of every known operation."
+    )
+    batch_size: int = Field(
+        10_000, ge=1, description="Most events the ingest agent processes in one batch."
+    )
+    batch_within: float = Field(0.2, gt=0, description="Longest wait, in seconds, to fill a batch.")
+    detection_config: Path | None = Field(
+        None, description="YAML file of per-operation detection rules (see deploy/)."
+    )
+    web_host: str = Field("127.0.0.1", description="Address of the dashboard and /metrics.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of the dashboard and /metrics.")
+    data_dir: Path = Field(Path(".detector-data"), description="Worker's local state directory.")
+    log_level: Literal["debug", "info", "warn", "error"] = Field(
+        "info", description="Worker log level."
+    )
+    session_timeout: float = Field(
+        10.0, gt=0, description="Kafka consumer session timeout; a dead worker is noticed after it."
+    )
+    heartbeat_interval: float = Field(1.0, gt=0, description="Kafka consumer heartbeat interval.")
+    rebalance_timeout: float = Field(10.0, gt=0, description="Kafka consumer rebalance timeout.")
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.invalid_topic:
+            self.invalid_topic = f"{self.calls_topic}.invalid"
+        if self.heartbeat_interval * 3 > self.session_timeout:
+            raise ValueError(
+                "DETECTOR_HEARTBEAT_INTERVAL must be at most a third of DETECTOR_SESSION_TIMEOUT"
+            )
+        if self.window_retention_seconds < self.window_seconds:
+            raise ValueError(
+                "DETECTOR_WINDOW_RETENTION_SECONDS must be at least DETECTOR_WINDOW_SECONDS"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value becomes a ``ConfigError`` naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc, ENV_PREFIX)) from None
+
+
+def describe_validation(exc: ValidationError, prefix: str) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors(include_url=False):
+        name = "_".join(str(p) for p in err["loc"]).upper()
+        where = f"{prefix}{name}" if name else "settings"
+        lines.append(f"  {where}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""Writing a table key with an explicit partition.
+
+Faust picks a table key's changelog partition from the event being processed, and refuses
+writes outside per-event iteration: batched agents (``take_events``) and timers have no
+current event (faust-streaming issue #497). Our tables are keyed by operation, like the
+source topic, so the partition is known: the one the operation's events arrive on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def put(table: Any, partition: int, key: str, value: Any) -> None:
+    """Set ``table[key] = value`` and send it to changelog ``partition``."""
+    table.data[key] = value
+    table.send_changelog(partition, key, value)
+
+
+def delete(table: Any, partition: int, key: str) -> None:
+    table.data.pop(key, None)
+    table.send_changelog(partition, key, None, value_serializer="raw")

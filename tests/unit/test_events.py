@@ -1,0 +1,106 @@
+"""The event contract: what is accepted, how it is counted, and every way it is refused."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from detector.errors import DecodeError
+from detector.events import decode, iso, parse_timestamp
+
+TS = "2026-03-03T10:15:00Z"
+EPOCH = 1772532900.0  # TS in epoch seconds
+
+
+def msg(**fields: object) -> bytes:
+    return orjson.dumps(fields)
+
+
+@pytest.mark.parametrize(
+    ("status", "tally"),
+    [
+        ("success", (1, 0, 0)),
+        ("ok", (1, 0, 0)),
+        ("Delivered", (1, 0, 0)),
+        ("error", (1, 1, 0)),
+        ("failed", (1, 1, 0)),
+        ("FAILURE", (1, 1, 0)),
+        ("retrying", (1, 0, 1)),
+    ],
+)
+def test_status_and_aliases(status: str, tally: tuple[int, int, int]) -> None:
+    call = decode(msg(operation="Website.Subscribe", status=status, timestamp=TS))
+    assert call.tally() == tally
+    assert call.timestamp == EPOCH
+
+
+@pytest.mark.parametrize("ts", [TS, EPOCH, int(EPOCH * 1000), "2026-03-03T13:15:00+03:00"])
+def test_timestamp_forms(ts: object) -> None:
+    assert decode(msg(operation="A", status="ok", timestamp=ts)).timestamp == EPOCH
+
+
+def test_missing_timestamp_falls_back_to_the_kafka_timestamp() -> None:
+    assert decode(msg(operation="A", status="ok"), fallback_timestamp=123.5).timestamp == 123.5
+
+
+@pytest.mark.parametrize(
+    ("fields", "tally"),
+    [
+        ({"count": 10, "errors": 3}, (10, 3, 0)),
+        ({"count": 10}, (10, 0, 0)),
+        ({"count": 4, "status": "error"}, (4, 4, 0)),
+        ({"count": 4, "status": "retrying"}, (4, 0, 4)),
+        ({"count": 5, "errors": 0, "status": "error"}, (5, 0, 0)),
+    ],
+)
+def test_pre_aggregated(fields: dict[str, object], tally: tuple[int, int, int]) -> None:
+    assert decode(msg(operation="A", timestamp=TS, **fields)).tally() == tally
+
+
+def test_optional_fields_and_numeric_ids_are_kept() -> None:
+    call = decode(
+        msg(
+            operation="Pos.Sale",
+            status="error",
+            timestamp=TS,
+            integration="pos",
+            error_code=401,
+            source_record=77,
+            payload={"sku": "yogurt"},
+            duration_ms=12.5,
+        )
+    )
+    assert (call.integration, call.error_code, call.source_record) == ("pos", "401", "77")
+    assert call.payload == {"sku": "yogurt"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "mentions"),
+    [
+        (b"", "empty", "no value"),
+        (None, "empty", "no value"),
+        (b"{not json", "not_json", "not JSON"),
+        (b"[1, 2]", "not_object", "list"),
+        (msg(status="ok", timestamp=TS), "invalid", "operation"),
+        (msg(operation="", status="ok", timestamp=TS), "invalid", "operation"),
+        (msg(operation="A", status="maybe", timestamp=TS), "invalid", "status"),
+        (msg(operation="A", timestamp=TS), "invalid", "status is required"),
+        (msg(operation="A", timestamp="yesterday", status="ok"), "invalid", "timestamp"),
+        (msg(operation="A", timestamp="2026-03-03T10:00:00", status="ok"), "invalid", "zone"),
+        (msg(operation="A", timestamp=True, status="ok"), "invalid", "timestamp"),
+        (msg(operation="A", timestamp=TS, count=0), "invalid", "count"),
+        (msg(operation="A", timestamp=TS, count=2, errors=3), "invalid", "more than count"),
+        (msg(operation="A", timestamp=TS, status="ok", errors=1), "invalid", "only allowed"),
+        (msg(operation="A", status="ok"), "no_timestamp", "timestamp"),
+    ],
+)
+def test_invalid_messages_name_their_reason(raw: bytes | None, reason: str, mentions: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(raw)
+    assert info.value.reason == reason
+    assert mentions in str(info.value)
+
+
+def test_iso_round_trip() -> None:
+    assert iso(EPOCH) == TS
+    assert parse_timestamp(iso(EPOCH)) == EPOCH

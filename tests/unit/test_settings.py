@@ -1,0 +1,31 @@
+"""A bad setting fails at start with a message naming the environment variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from detector.errors import ConfigError
+from detector.settings import load_settings
+
+
+def test_defaults_derive_the_invalid_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETECTOR_CALLS_TOPIC", "calls")
+    assert load_settings().invalid_topic == "calls.invalid"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "mentions"),
+    [
+        ("DETECTOR_WEB_PORT", "not-a-port", "DETECTOR_WEB_PORT"),
+        ("DETECTOR_WINDOW_SECONDS", "1", "DETECTOR_WINDOW_SECONDS"),
+        ("DETECTOR_APP_ID", "has spaces", "DETECTOR_APP_ID"),
+        ("DETECTOR_HEARTBEAT_INTERVAL", "9", "DETECTOR_HEARTBEAT_INTERVAL"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, mentions: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert mentions in str(info.value)
