@@ -67,11 +67,19 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         key_serializer="raw",
         value_serializer="raw",
     )
+    # internal=True: the worker creates the topics it uses (with its partition count)
+    # when they are missing, rather than leaving them to broker auto-creation.
     topics = Topics(
-        calls=app.topic(settings.calls_topic, partitions=settings.partitions),
-        invalid=app.topic(settings.invalid_topic, partitions=settings.partitions),
-        status=app.topic(settings.status_topic, partitions=settings.partitions),
+        calls=app.topic(settings.calls_topic, partitions=settings.partitions, internal=True),
+        invalid=app.topic(settings.invalid_topic, partitions=settings.partitions, internal=True),
+        status=app.topic(settings.status_topic, partitions=settings.partitions, internal=True),
     )
+
+    @app.task
+    async def declare_topics() -> None:
+        for topic in (topics.invalid, topics.status):
+            await topic.maybe_declare()
+
     detector = Detector(
         app=app,
         settings=settings,

@@ -1,0 +1,157 @@
+"""Fixtures for tests against the real broker: the broker itself (started by the shared
+script when none is listening, and stopped again by the session that started it),
+unique names per test, a producer, and the worker as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = os.environ.get("DETECTOR_TEST_BROKER", "127.0.0.1:9092")
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kafka() -> Iterator[str]:
+    host, port = BROKER.split(":")
+    started = False
+    if not _listening(host, int(port)):
+        subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "start"], check=True)
+        started = True
+    yield BROKER
+    if started:
+        subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop"], check=True)
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
+    prod = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5)
+    await prod.start()
+    yield prod
+    await prod.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class WorkerProcess:
+    """``detector worker`` in a subprocess, with its log collected for assertions."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.port = int(env["DETECTOR_WEB_PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "detector.cli", "worker", "--quiet"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._pump, args=(self.proc, ready), daemon=True).start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise AssertionError("worker not ready in time:\n" + "".join(self.log[-40:]))
+        return self
+
+    def _pump(self, proc: subprocess.Popen[str], ready: threading.Event) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.log.append(line)
+            if "Worker]: Ready" in line:
+                ready.set()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker_env(kafka: str, unique: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_")}
+    env.update(
+        DETECTOR_BROKER=kafka,
+        DETECTOR_APP_ID=f"test-{unique}",
+        DETECTOR_CALLS_TOPIC=f"calls-{unique}",
+        DETECTOR_STATUS_TOPIC=f"status-{unique}",
+        DETECTOR_WEB_PORT=str(free_port()),
+        DETECTOR_DATA_DIR=str(tmp_path / "data"),
+        DETECTOR_LOG_LEVEL="info",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(
+    worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def start(**overrides: str) -> WorkerProcess:
+        env = {**worker_env, **overrides}
+        worker = WorkerProcess(env, tmp_path).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+async def eventually(
+    check: Callable[[], object], timeout: float = 30.0, every: float = 0.25
+) -> None:
+    """Retry ``check`` (which asserts) until it passes or the time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(every)
