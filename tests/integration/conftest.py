@@ -143,10 +143,10 @@ def start_worker(
 
 
 async def eventually(
-    check: Callable[[], object], timeout: float = 30.0, every: float = 0.25
+    check: Callable[[], object], within: float = 30.0, every: float = 0.25
 ) -> None:
     """Retry ``check`` (which asserts) until it passes or the time is up."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         try:
             check()

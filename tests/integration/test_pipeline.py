@@ -26,13 +26,12 @@ async def publish(producer: AIOKafkaProducer, topic: str, events: list[dict[str,
 
 def calls(operation: str, n: int, status: str, **extra: object) -> list[dict[str, object]]:
     now = time.time()
-    return [
-        {"operation": operation, "status": status, "timestamp": now, **extra} for _ in range(n)
-    ]
+    return [{"operation": operation, "status": status, "timestamp": now, **extra} for _ in range(n)]
 
 
 async def test_published_events_are_counted_on_metrics(
-    start_worker: Callable[..., WorkerProcess], producer: AIOKafkaProducer,
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
     worker_env: dict[str, str],
 ) -> None:
     worker = start_worker()
@@ -60,8 +59,10 @@ async def test_published_events_are_counted_on_metrics(
 
 
 async def test_invalid_messages_are_dead_lettered_and_valid_ones_flow(
-    start_worker: Callable[..., WorkerProcess], producer: AIOKafkaProducer,
-    worker_env: dict[str, str], kafka: str,
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
 ) -> None:
     worker = start_worker()
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
@@ -86,7 +87,9 @@ async def test_invalid_messages_are_dead_lettered_and_valid_ones_flow(
 
     await eventually(flowing)
     consumer = AIOKafkaConsumer(
-        f"{topic}.invalid", bootstrap_servers=kafka, auto_offset_reset="earliest",
+        f"{topic}.invalid",
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
         group_id=None,
     )
     await consumer.start()
@@ -109,7 +112,8 @@ async def test_invalid_messages_are_dead_lettered_and_valid_ones_flow(
 
 
 async def test_unkeyed_events_are_rekeyed_and_counted_once(
-    start_worker: Callable[..., WorkerProcess], producer: AIOKafkaProducer,
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
     worker_env: dict[str, str],
 ) -> None:
     worker = start_worker()
@@ -120,7 +124,9 @@ async def test_unkeyed_events_are_rekeyed_and_counted_once(
 
     def counted() -> None:
         m = scrape(worker.url)
-        assert value(m, "detector_operation_calls_total", operation="Pos.Sale", integration="") == 12
+        assert (
+            value(m, "detector_operation_calls_total", operation="Pos.Sale", integration="") == 12
+        )
         assert value(m, "detector_rekeyed_events_total") == 12
 
     await eventually(counted)
@@ -130,7 +136,8 @@ async def test_unkeyed_events_are_rekeyed_and_counted_once(
 
 
 async def test_killed_worker_resumes_with_its_counts(
-    start_worker: Callable[..., WorkerProcess], producer: AIOKafkaProducer,
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
     worker_env: dict[str, str],
 ) -> None:
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
