@@ -1,0 +1,38 @@
+"""The published JSON Schemas describe the same fields as the models that enforce them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from detector.events import STATUS_ALIASES, OperationCall
+from detector.status import Status, StatusChange
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "deploy" / "schemas"
+
+
+def load(name: str) -> dict[str, object]:
+    schema = json.loads((SCHEMAS / name).read_text())
+    assert isinstance(schema, dict)
+    return schema
+
+
+def test_operation_call_schema_matches_the_model() -> None:
+    schema = load("operation-call.schema.json")
+    properties = schema["properties"]
+    assert isinstance(properties, dict)
+    assert set(properties) == set(OperationCall.model_fields)
+    assert schema["required"] == ["operation"]
+    assert set(properties["status"]["enum"]) == set(STATUS_ALIASES)
+
+
+def test_status_change_schema_matches_the_model() -> None:
+    schema = load("status-change.schema.json")
+    properties = schema["properties"]
+    assert isinstance(properties, dict)
+    assert set(properties) == set(StatusChange.model_fields)
+    assert set(schema["required"]) == {
+        name for name, field in StatusChange.model_fields.items() if field.is_required()
+    }
+    status_enum = properties["status"]["enum"]
+    assert set(status_enum) == {s.value for s in Status}
