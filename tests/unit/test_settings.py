@@ -29,3 +29,13 @@ def test_bad_values_name_the_variable(
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert mentions in str(info.value)
+
+
+def test_env_example_lists_every_setting() -> None:
+    from pathlib import Path
+
+    from detector.settings import ENV_PREFIX, Settings
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in text.splitlines() if line.startswith(ENV_PREFIX)}
+    assert listed == {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
