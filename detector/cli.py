@@ -34,6 +34,41 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agents.clients import follow_changes
+
+    settings = load_settings()
+
+    def invalid(raw: bytes) -> None:
+        print(
+            f"detector: skipped a message that is not a status change: {raw[:80]!r}",
+            file=sys.stderr,
+        )
+
+    async def run() -> None:
+        changes = follow_changes(
+            settings.broker,
+            settings.status_topic,
+            from_beginning=args.from_beginning,
+            on_invalid=invalid,
+        )
+        async for change in changes:
+            if args.json:
+                print(change.model_dump_json(), flush=True)
+            else:
+                previous = change.previous.label if change.previous else "new"
+                print(
+                    f"{change.at:%Y-%m-%d %H:%M} {change.operation}: {previous} -> "
+                    f"{change.status.label}. {change.reason}",
+                    flush=True,
+                )
+
+    asyncio.run(run())
+    return 0
+
+
 def _settings(_args: argparse.Namespace) -> int:
     for name, field in Settings.model_fields.items():
         default = "" if field.default is None else field.default
@@ -51,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--quiet", action="store_true", help="no banner, only log lines")
     worker.set_defaults(run=_worker)
+    watch = sub.add_parser(
+        "watch", help="print status changes as they are published (each id once)"
+    )
+    watch.add_argument(
+        "--from-beginning", action="store_true", help="start at the oldest change kept"
+    )
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.set_defaults(run=_watch)
     sub.add_parser("settings", help="list every setting with its default").set_defaults(
         run=_settings
     )

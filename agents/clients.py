@@ -1,0 +1,61 @@
+"""Plain aiokafka clients behind the CLI: publishing events and following status changes.
+They run outside the Faust worker, as a producer team or an alert consumer would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from detector.status import StatusChange
+
+
+async def publish(
+    broker: str, topic: str, records: Iterable[Mapping[str, Any]], *, linger_ms: int = 20
+) -> int:
+    """Send records as JSON, key = operation; returns how many were sent."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=linger_ms)
+    await producer.start()
+    sent = 0
+    try:
+        pending = []
+        for record in records:
+            key = str(record["operation"]).encode()
+            pending.append(await producer.send(topic, orjson.dumps(record), key=key))
+            sent += 1
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def follow_changes(
+    broker: str, topic: str, *, from_beginning: bool, on_invalid: Callable[[bytes], None]
+) -> AsyncIterator[StatusChange]:
+    """Status changes as they are published, each id once (delivery is at-least-once)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        group_id=None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    try:
+        async for message in consumer:
+            try:
+                change = StatusChange.model_validate_json(message.value or b"")
+            except ValueError:
+                on_invalid(message.value or b"")
+                continue
+            if change.id not in seen:
+                seen.add(change.id)
+                yield change
+    finally:
+        await consumer.stop()
