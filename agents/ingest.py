@@ -60,6 +60,8 @@ def _store(detector: Detector, decoded: DecodedBatch) -> None:
         )
         state.partition = partition
         state.integration = decoded.integrations.get(operation) or state.integration
+        last = decoded.last_call_at[operation]
+        state.last_call_at = max(last, state.last_call_at or last)
         # Newest first, so the retention horizon is known before older windows merge.
         for start, counts in sorted(windows, reverse=True):
             horizon = state.horizon(settings.window_retention_seconds)

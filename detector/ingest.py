@@ -31,6 +31,7 @@ class DecodedBatch:
     misrouted: list[tuple[RawRecord, str]] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     integrations: dict[str, str | None] = field(default_factory=dict)
+    last_call_at: dict[str, float] = field(default_factory=dict)
     # Calls that failed or will be retried: the operation log keeps them.
     failures: list[tuple[RawRecord, OperationCall]] = field(default_factory=list)
 
@@ -52,6 +53,8 @@ def decode_batch(records: list[RawRecord]) -> DecodedBatch:
         assert ts is not None  # decode() fills a missing timestamp or raises.
         out.batch.append(operation, ts, calls, errors, retries)
         out.partitions[operation] = record.partition
+        if ts > out.last_call_at.get(operation, 0.0):
+            out.last_call_at[operation] = ts
         if call.integration is not None or operation not in out.integrations:
             out.integrations[operation] = call.integration
         if errors or retries:

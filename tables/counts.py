@@ -23,6 +23,7 @@ class OperationWindows:
     partition: int
     integration: str | None = None
     windows: dict[int, WindowCounts] = field(default_factory=dict)
+    last_call_at: float | None = None
 
     @property
     def newest(self) -> int | None:
@@ -50,13 +51,14 @@ class OperationWindows:
         return {
             "p": self.partition,
             "i": self.integration,
+            "t": self.last_call_at,
             "w": {str(s): w.to_list() for s, w in self.windows.items()},
         }
 
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> OperationWindows:
         windows = {int(s): WindowCounts.from_list(w) for s, w in value["w"].items()}
-        return cls(int(value["p"]), value.get("i"), windows)
+        return cls(int(value["p"]), value.get("i"), windows, value.get("t"))
 
 
 def declare(app: Any, partitions: int) -> Any:
