@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OPERATIONS = [f"Bench.Operation{i}" for i in range(50)]
 
 
-async def fill(broker: str, topic: str, events: int, partitions: int) -> None:
+async def fill(broker: str, topic: str, events: int, partitions: int, per_message: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=broker)
     await admin.start()
     await admin.create_topics([NewTopic(topic, partitions, 1)])
@@ -45,9 +45,12 @@ async def fill(broker: str, topic: str, events: int, partitions: int) -> None:
     pending = []
     for i in range(events):
         op = OPERATIONS[ops[i]]
-        value = orjson.dumps(
-            {"operation": op, "status": "error" if failed[i] else "ok", "timestamp": now}
-        )
+        record: dict[str, object] = {"operation": op, "timestamp": now}
+        if per_message > 1:
+            record.update(count=per_message, errors=int(failed[i]))
+        else:
+            record["status"] = "error" if failed[i] else "ok"
+        value = orjson.dumps(record)
         pending.append(await producer.send(topic, value, key=op.encode()))
         if len(pending) >= 20_000:
             await asyncio.gather(*pending)
@@ -60,8 +63,12 @@ async def fill(broker: str, topic: str, events: int, partitions: int) -> None:
 
 async def raw_rate(broker: str, topic: str, events: int) -> float:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 << 20, fetch_max_bytes=32 << 20,
+        topic,
+        bootstrap_servers=broker,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=32 << 20,
     )
     await consumer.start()
     seen, started = 0, 0.0
@@ -96,8 +103,11 @@ def worker_rate(broker: str, topic: str, events: int, port: int) -> float:
         "DETECTOR_LOG_LEVEL": "warn",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "detector.cli", "worker", "--quiet"], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "detector.cli", "worker", "--quiet"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         first_at, first_count = None, 0.0
@@ -123,14 +133,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--port", type=int, default=6099)
+    parser.add_argument(
+        "--calls-per-message",
+        type=int,
+        default=1,
+        help="N > 1 sends the pre-aggregated form (count=N), as a busy producer should",
+    )
     args = parser.parse_args()
     topic = f"bench-calls-{uuid.uuid4().hex[:8]}"
     print(f"topic {topic}: {args.events:,} events, {args.partitions} partitions")
-    asyncio.run(fill(args.broker, topic, args.events, args.partitions))
+    asyncio.run(fill(args.broker, topic, args.events, args.partitions, args.calls_per_message))
     raw = asyncio.run(raw_rate(args.broker, topic, args.events))
     print(f"raw aiokafka getmany : {raw:>10,.0f} events/s")
     worker = worker_rate(args.broker, topic, args.events, args.port)
     print(f"detector worker      : {worker:>10,.0f} events/s  ({worker / raw:.0%} of raw)")
+    if args.calls_per_message > 1:
+        calls = worker * args.calls_per_message
+        print(f"                       {calls:>10,.0f} calls/s (pre-aggregated messages)")
 
 
 if __name__ == "__main__":
