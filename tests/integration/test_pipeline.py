@@ -159,3 +159,38 @@ async def test_killed_worker_resumes_with_its_counts(
     await publish(producer, topic, calls("Mobile.Login", 10, "error", integration="app"))
     await eventually(lambda: window_calls(50)(second))
     assert value(scrape(second.url), "detector_window_errors", **labels) == 10
+
+
+async def test_two_workers_share_the_partitions_and_count_everything_once(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    from tests.integration.conftest import free_port
+
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    first = start_worker()
+    second = start_worker(
+        DETECTOR_WEB_PORT=str(free_port()), DETECTOR_DATA_DIR=worker_env["DETECTOR_DATA_DIR"] + "2"
+    )
+    operations = [f"Shop.Op{i}" for i in range(12)]
+    for op in operations:
+        await publish(producer, topic, calls(op, 10, "ok"))
+
+    def shared() -> None:
+        per_worker = [scrape(w.url) for w in (first, second)]
+        for op in operations:
+            labels = {"operation": op, "integration": ""}
+            held = [value(m, "detector_window_calls", **labels) for m in per_worker]
+            assert sorted(held) == [0, 10], (op, held)
+        # Both workers own some operations: the partitions are really shared.
+        owned = [
+            sum(
+                value(m, "detector_window_calls", operation=op, integration="") > 0
+                for op in operations
+            )
+            for m in per_worker
+        ]
+        assert min(owned) > 0, owned
+
+    await eventually(shared, within=60)
