@@ -1,0 +1,142 @@
+"""Per-operation detection configuration: rules matched by glob pattern.
+
+```yaml
+timezone: Europe/Moscow          # for time-of-day baselines and "on a Tuesday"
+rules:                           # the first rule that matches an operation applies
+  - operation: "Website.Unsubscribe"
+    sensitivity: high            # low | normal | high
+  - integration: "crm"
+    expect_every: 15m            # no call for 15 min is `no_calls`, whatever was learned
+    schedule: "weekdays 09:00-18:00"   # ... but only within these hours
+  - operation: "Test.*"
+    mute: true                   # never reported as a problem
+```
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import cached_property
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from detector.errors import ConfigError
+
+# p-value below which a rule fires, per sensitivity (see DETECTION.md on the budget).
+P_VALUES = {"low": 1e-6, "normal": 1e-4, "high": 1e-3}
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SCHEDULE = re.compile(r"^(daily|weekdays|weekends)\s+(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 1d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    days: Literal["daily", "weekdays", "weekends"]
+    start_minute: int
+    end_minute: int
+
+    def contains(self, weekday: int, minute_of_day: int) -> bool:
+        if (self.days == "weekdays" and weekday >= 5) or (self.days == "weekends" and weekday < 5):
+            return False
+        return self.start_minute <= minute_of_day < self.end_minute
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    operation: str | None = Field(None, description="Glob on the operation name.")
+    integration: str | None = Field(None, description="Glob on the integration name.")
+    sensitivity: Literal["low", "normal", "high"] = "normal"
+    min_volume: int = Field(5, ge=1, description="Fewest calls an error ratio is judged on.")
+    mute: bool = False
+    expect_every: int | None = Field(None, description="Longest normal gap between calls.")
+    schedule: Schedule | None = None
+
+    @field_validator("expect_every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _SCHEDULE.match(value.strip())
+        if not match:
+            raise ValueError(
+                f"{value!r} is not like 'weekdays 09:00-18:00' (daily|weekdays|weekends)"
+            )
+        days, h1, m1, h2, m2 = match.groups()
+        return {
+            "days": days,
+            "start_minute": int(h1) * 60 + int(m1),
+            "end_minute": int(h2) * 60 + int(m2),
+        }
+
+    def matches(self, operation: str, integration: str | None) -> bool:
+        if self.operation is not None and not fnmatch.fnmatchcase(operation, self.operation):
+            return False
+        if self.integration is not None:
+            return integration is not None and fnmatch.fnmatchcase(integration, self.integration)
+        return True
+
+    @property
+    def p_value(self) -> float:
+        return P_VALUES[self.sensitivity]
+
+
+class DetectionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "UTC"
+    rules: tuple[Rule, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Moscow") from None
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule_for(self, operation: str, integration: str | None) -> Rule:
+        for rule in self.rules:
+            if rule.matches(operation, integration):
+                return rule
+        return DEFAULT_RULE
+
+
+DEFAULT_RULE = Rule()
+
+
+def parse_detection_config(data: dict[str, Any], source: str) -> DetectionConfig:
+    """A validated config; a ``ConfigError`` naming the source, the rule and the field."""
+    try:
+        return DetectionConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = list(err["loc"])
+            where = (
+                f"rules[{loc[1]}]." + ".".join(map(str, loc[2:]))
+                if loc[:1] == ["rules"] and len(loc) > 1
+                else ".".join(map(str, loc))
+            )
+            problems.append(f"{source}: {where}: {err['msg']}")
+        raise ConfigError("\n".join(problems)) from None
