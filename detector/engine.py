@@ -1,0 +1,226 @@
+"""The detection state machine, shared by the live worker and offline replay.
+
+``Engine.advance`` judges an operation's closed windows one boundary at a time, in
+order, missing windows counting as zero calls (silence has no events). Each window is
+judged before the baseline learns from it; a problem status is entered on strong
+evidence and left on clear recovery, so noise does not flap it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from detector import rules, wording
+from detector.baseline import local_hour
+from detector.opconfig import DetectionConfig, Rule
+from detector.rules import Finding
+from detector.state import OperationState
+from detector.status import Status, StatusChange, change_id
+from detector.windows import WindowCounts
+
+LOOKBACK_MINUTES = (5, 15, 60)
+VOLUME_MINUTES = (15, 60)
+RECOVER_MINUTES = 5
+WARMUP_SECONDS = 2 * 3600
+WARMUP_CALLS = 30
+SEVERITY = {Status.OK: 0, Status.LEARNING: 0, Status.SOME_PROBLEMS: 1}
+_EMPTY = WindowCounts()
+
+
+def severity(status: Status) -> int:
+    return SEVERITY.get(status, 2)
+
+
+class Engine:
+    def __init__(self, config: DetectionConfig, window_seconds: int = 60) -> None:
+        self.config = config
+        self.window = window_seconds
+        self.keep = max(1, 3600 // window_seconds)
+        self.lookbacks = [(m, max(1, m * 60 // window_seconds)) for m in LOOKBACK_MINUTES]
+        self.recover = max(1, RECOVER_MINUTES * 60 // window_seconds)
+        self._rules: dict[str, Rule] = {}
+
+    def rule(self, operation: str, integration: str | None) -> Rule:
+        rule = self._rules.get(operation)
+        if rule is None:
+            rule = self._rules[operation] = self.config.rule_for(operation, integration)
+        return rule
+
+    def advance(
+        self,
+        state: OperationState | None,
+        operation: str,
+        integration: str | None,
+        windows: Mapping[int, WindowCounts],
+        until: int,
+    ) -> tuple[OperationState | None, list[StatusChange]]:
+        """Judge every window ending after the state's last boundary, up to ``until``."""
+        changes: list[StatusChange] = []
+        if state is None:
+            starts = [s for s, w in windows.items() if w.calls and s + self.window <= until]
+            if not starts:
+                return None, changes
+            first = min(starts)
+            state = OperationState(integration, first, first, since=first)
+            state.reason = "new operation: learning its normal traffic"
+            changes.append(self._change(operation, state, None, first))
+        state.integration = integration or state.integration
+        rule = self.rule(operation, state.integration)
+        boundary = state.last_boundary + self.window
+        while boundary <= until:
+            start = boundary - self.window
+            change = self._step(state, operation, rule, start, windows.get(start, _EMPTY))
+            if change is not None:
+                changes.append(change)
+            boundary += self.window
+        return state, changes
+
+    def _step(
+        self, st: OperationState, operation: str, rule: Rule, start: int, counts: WindowCounts
+    ) -> StatusChange | None:
+        zone = self.config.zone
+        end = start + self.window
+        weekday, hour = local_hour(start - start % 3600, zone)
+        minute_of_day = hour * 60 + (start % 3600) // 60
+        in_schedule = rule.schedule is None or rule.schedule.contains(weekday, minute_of_day)
+        expected, days = st.baseline.rate(start, self.window, zone)
+        if not in_schedule:
+            expected = 0.0
+        calls = counts.calls
+        st.push(calls, counts.errors, expected, self.keep)
+        st.total_calls += calls
+        if calls:
+            st.last_call_boundary = end
+            st.silent_expected = st.silent_effective = 0.0
+            st.schedule_gap = 0
+        else:
+            st.silent_expected += expected
+            st.silent_effective += expected / st.baseline.dispersion
+            if in_schedule:
+                st.schedule_gap += self.window
+        when = wording.when(weekday, hour)
+        finding = None if rule.mute else self._judge(st, rule, end, days, in_schedule, when)
+        if days and not st.status.is_problem:
+            st.baseline.learn_dispersion(calls, expected)
+        st.baseline.learn(start, calls, counts.errors, st.status.is_problem, zone)
+        st.last_boundary = end
+        return self._transition(st, operation, rule, finding, end, calls)
+
+    def _judge(
+        self, st: OperationState, rule: Rule, end: int, days: int, in_schedule: bool, when: str
+    ) -> Finding | None:
+        learning = st.status is Status.LEARNING
+        if st.recent_calls[-1] == 0:
+            found = rules.expectation_gap(st.schedule_gap, rule)
+            if found is None and not learning and in_schedule:
+                gap = end - (st.last_call_boundary or st.first_boundary)
+                found = rules.silence(
+                    gap, st.silent_expected, st.silent_effective, days, rule, when
+                )
+            if found is not None:
+                return found
+        if sum(st.recent_errors) >= rules.MIN_ERRORS:
+            lookbacks = [(m, *st.last(n)[:2]) for m, n in self.lookbacks]
+            found = rules.error_spike(lookbacks, st.baseline.error_ratio, rule, learning)
+            if found is not None:
+                return found
+        if learning or not in_schedule or not days:
+            return None
+        for minutes in VOLUME_MINUTES:
+            n, _, lam = st.last(max(1, minutes * 60 // self.window))
+            if 0 < n <= 0.4 * lam or n >= 3 * lam + 10:
+                found = rules.volume(minutes, n, lam, st.baseline.dispersion, days, rule, when)
+                if found is not None:
+                    return found
+        return None
+
+    def _transition(
+        self,
+        st: OperationState,
+        operation: str,
+        rule: Rule,
+        finding: Finding | None,
+        end: int,
+        calls: int,
+    ) -> StatusChange | None:
+        current = st.status
+        if current is Status.LEARNING:
+            if finding is not None:
+                return self._enter(st, operation, finding, end)
+            if rule.expect_every is not None or (
+                end - st.first_boundary >= WARMUP_SECONDS and st.total_calls >= WARMUP_CALLS
+            ):
+                span = wording.duration(end - st.first_boundary)
+                return self._enter(
+                    st,
+                    operation,
+                    Finding(Status.OK, f"learned from {wording.calls(st.total_calls)} over {span}"),
+                    end,
+                )
+            return None
+        if finding is not None:
+            st.calm = 0
+            if (
+                current is Status.OK
+                or severity(finding.status) > severity(current)
+                or (current is Status.NO_CALLS and calls)
+            ):
+                return self._enter(st, operation, finding, end)
+            if finding.status is not current:
+                st.milder += 1
+                if st.milder >= self.recover:
+                    return self._enter(st, operation, finding, end)
+            else:
+                st.milder = 0
+            return None
+        st.calm += 1
+        recovered = self._recovery(st, current, calls)
+        return None if recovered is None else self._enter(st, operation, recovered, end)
+
+    def _recovery(self, st: OperationState, current: Status, calls: int) -> Finding | None:
+        if current is Status.OK:
+            return None
+        if current is Status.NO_CALLS:
+            if not calls:
+                return None
+            resumed = f"{wording.calls(calls)} in the last {wording.duration(self.window)}"
+            return Finding(Status.OK, f"calls resumed: {resumed}", {"calls": calls})
+        if st.calm < self.recover:
+            return None
+        n, k, lam = st.last(self.recover)
+        normal = st.baseline.error_ratio
+        if n == 0 or k / n > max(1.5 * normal, normal + 0.02):
+            return None
+        return Finding(
+            Status.OK,
+            f"back to normal: {wording.percent(k / n)} of {wording.calls(n)} failed in the last "
+            f"{wording.duration(self.recover * self.window)}; normally {wording.percent(normal)}",
+            {"calls": n, "errors": k},
+            {"error_ratio": round(normal, 4), "calls": round(lam, 2)},
+        )
+
+    def _enter(
+        self, st: OperationState, operation: str, finding: Finding, end: int
+    ) -> StatusChange:
+        previous = st.status
+        st.status, st.since, st.reason = finding.status, end, finding.reason
+        st.observed, st.expected = dict(finding.observed), dict(finding.expected)
+        st.calm = st.milder = 0
+        return self._change(operation, st, previous, end)
+
+    def _change(
+        self, operation: str, st: OperationState, previous: Status | None, at: int
+    ) -> StatusChange:
+        moment = datetime.fromtimestamp(at, tz=UTC)
+        return StatusChange(
+            id=change_id(operation, moment, previous, st.status),
+            operation=operation,
+            integration=st.integration,
+            previous=previous,
+            status=st.status,
+            at=moment,
+            reason=st.reason,
+            observed=st.observed,
+            expected=st.expected,
+        )

@@ -1,0 +1,102 @@
+"""Everything the detector remembers about one operation between windows, JSON-able so
+it lives in a changelogged table: a restarted worker resumes with the same baseline and
+status, and so makes the same decisions as one that never stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.baseline import Baseline
+from detector.status import Status
+
+VERSION = 1
+
+
+@dataclass(slots=True)
+class OperationState:
+    integration: str | None
+    first_boundary: int
+    last_boundary: int
+    baseline: Baseline = field(default_factory=Baseline)
+    status: Status = Status.LEARNING
+    since: int = 0
+    reason: str = ""
+    observed: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
+    total_calls: int = 0
+    # The last hour of windows, oldest first: calls, errors, and calls expected.
+    recent_calls: list[int] = field(default_factory=list)
+    recent_errors: list[int] = field(default_factory=list)
+    recent_expected: list[float] = field(default_factory=list)
+    last_call_boundary: int | None = None
+    silent_expected: float = 0.0  # Calls expected since the last call.
+    silent_effective: float = 0.0  # The same in independent bursts (over-dispersion).
+    schedule_gap: int = 0  # Seconds without a call inside the configured schedule.
+    calm: int = 0  # Windows in a row without a finding.
+    milder: int = 0  # Windows in a row whose finding is milder than the status.
+
+    def push(self, calls: int, errors: int, expected: float, keep: int) -> None:
+        self.recent_calls.append(calls)
+        self.recent_errors.append(errors)
+        self.recent_expected.append(expected)
+        if len(self.recent_calls) > keep:
+            del self.recent_calls[0], self.recent_errors[0], self.recent_expected[0]
+
+    def last(self, windows: int) -> tuple[int, int, float]:
+        """(calls, errors, expected) summed over the last ``windows`` windows."""
+        return (
+            sum(self.recent_calls[-windows:]),
+            sum(self.recent_errors[-windows:]),
+            sum(self.recent_expected[-windows:]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": VERSION,
+            "integration": self.integration,
+            "first": self.first_boundary,
+            "last": self.last_boundary,
+            "baseline": self.baseline.to_dict(),
+            "status": self.status.value,
+            "since": self.since,
+            "reason": self.reason,
+            "observed": self.observed,
+            "expected": self.expected,
+            "total": self.total_calls,
+            "rc": self.recent_calls,
+            "re": self.recent_errors,
+            "rx": self.recent_expected,
+            "lc": self.last_call_boundary,
+            "se": self.silent_expected,
+            "sf": self.silent_effective,
+            "sg": self.schedule_gap,
+            "calm": self.calm,
+            "milder": self.milder,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> OperationState:
+        if raw.get("v") != VERSION:
+            raise ValueError(f"unknown operation state version {raw.get('v')!r}")
+        return cls(
+            integration=raw["integration"],
+            first_boundary=raw["first"],
+            last_boundary=raw["last"],
+            baseline=Baseline.from_dict(raw["baseline"]),
+            status=Status(raw["status"]),
+            since=raw["since"],
+            reason=raw["reason"],
+            observed=dict(raw["observed"]),
+            expected=dict(raw["expected"]),
+            total_calls=raw["total"],
+            recent_calls=list(raw["rc"]),
+            recent_errors=list(raw["re"]),
+            recent_expected=list(raw["rx"]),
+            last_call_boundary=raw["lc"],
+            silent_expected=raw["se"],
+            silent_effective=raw["sf"],
+            schedule_gap=raw["sg"],
+            calm=raw["calm"],
+            milder=raw["milder"],
+        )
