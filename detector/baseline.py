@@ -4,8 +4,9 @@ Rate: expected calls per hour for each (day type, hour of day), day type being w
 weekend: 48 buckets, each an average over the days seen (a running mean for the first
 days, then an EWMA), so a bucket is useful after one day, not after weeks. Between hour
 centres the rate is interpolated. An hour during which the operation was in a problem
-status is not learned from, and a single hour's count is clipped before it is averaged
-in, so an incident cannot teach the baseline that silence or a flood is normal.
+status is clipped to within a factor of two of what was expected, and any single hour's
+count is clipped before it is averaged in, so an incident cannot teach the baseline that
+silence or a flood is normal.
 
 Error ratio: a slow EWMA of errors over calls, with a weak prior (about 1%), also paused
 during problems. Dispersion: how much burstier than Poisson the traffic is (variance over
@@ -31,6 +32,16 @@ def local_hour(hour_start: int, zone: ZoneInfo) -> tuple[int, int]:
     """(weekday 0=Monday, hour of day) of an epoch hour in the operation's time zone."""
     local = datetime.fromtimestamp(hour_start, tz=UTC).astimezone(zone)
     return local.weekday(), local.hour
+
+
+@lru_cache(maxsize=8192)
+def _buckets(hour_start: int, zone: ZoneInfo) -> tuple[tuple[int, int], ...]:
+    """(day kind, hour) of the previous, this and the next epoch hour."""
+    out = []
+    for h in (hour_start - 3600, hour_start, hour_start + 3600):
+        weekday, hour = local_hour(h, zone)
+        out.append((int(weekday >= 5), hour))
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -63,14 +74,16 @@ class Baseline:
 
     def _close_hour(self, zone: ZoneInfo) -> None:
         assert self.hour_start is not None
-        if self.hour_tainted:
-            return
         weekday, hour = local_hour(self.hour_start, zone)
         kind = int(weekday >= 5)
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
         value = float(self.hour_calls)
-        if seen >= 2:
+        if self.hour_tainted:
+            # An hour spent in a problem status moves the baseline only a little, so an
+            # incident cannot teach it, and a wrong alarm cannot freeze it either.
+            value = min(max(value, 0.5 * old), 2 * old)
+        elif seen >= 2:
             value = min(value, 4 * old + 10)
         alpha = max(1.0 / (seen + 1), ALPHA_FLOOR)
         self.hourly[kind][hour] = old + alpha * (value - old)
@@ -85,21 +98,34 @@ class Baseline:
 
     # Expectations -------------------------------------------------------------
 
-    def rate(self, start: int, window: int, zone: ZoneInfo) -> tuple[float, int]:
-        """(expected calls in the window starting at ``start``, days of history behind it).
+    def rate(self, start: int, window: int, zone: ZoneInfo) -> tuple[float, float, int]:
+        """(low, high, days): calls expected in the window starting at ``start``, and the
+        days of history behind that (0 = not known yet).
 
-        Interpolates between the centres of the neighbouring hour buckets; the days of
-        history is the smaller of the two buckets' (0 = not known yet)."""
-        mid = start + window / 2
-        centre = mid - 1800
-        base = int(centre - centre % 3600)
-        frac = (centre - base) / 3600
-        w1, h1 = local_hour(base, zone)
-        w2, h2 = local_hour(base + 3600, zone)
-        k1, k2 = int(w1 >= 5), int(w2 >= 5)
-        per_hour = (1 - frac) * self.hourly[k1][h1] + frac * self.hourly[k2][h2]
-        days = min(self.seen[k1][h1], self.seen[k2][h2])
-        return per_hour * window / 3600, days
+        Two estimates: the window's own hour bucket, and an interpolation between the
+        centres of the neighbouring buckets. The interpolation follows smooth daily
+        curves; the bucket keeps sharp edges (a shop closing at 22:00). ``low`` is the
+        smaller, used where overestimating would raise false alarms (silence, drops);
+        ``high`` the larger, used for floods."""
+        hour_start = start - start % 3600
+        before, (own_kind, own_hour), after = _buckets(hour_start, zone)
+        hourly, seen = self.hourly, self.seen
+        own = hourly[own_kind][own_hour]
+        # Position of the window's middle between the centres of two hour buckets.
+        frac = (start - hour_start + window / 2) / 3600 - 0.5
+        (k1, h1), (k2, h2) = (
+            ((own_kind, own_hour), after) if frac >= 0 else (before, (own_kind, own_hour))
+        )
+        frac = frac if frac >= 0 else frac + 1
+        smooth = (1 - frac) * hourly[k1][h1] + frac * hourly[k2][h2]
+        days = min(seen[k1][h1], seen[k2][h2], seen[own_kind][own_hour])
+        scale = window / 3600
+        return min(own, smooth) * scale, max(own, smooth) * scale, days
+
+    def calls_per_day(self, start: int, zone: ZoneInfo) -> float:
+        """Calls expected over a whole day of the same kind (weekday or weekend)."""
+        weekday, _ = local_hour(start - start % 3600, zone)
+        return sum(self.hourly[int(weekday >= 5)])
 
     @property
     def error_ratio(self) -> float:

@@ -16,11 +16,12 @@ from detector.baseline import local_hour
 from detector.opconfig import DetectionConfig, Rule
 from detector.rules import Finding
 from detector.state import OperationState
-from detector.status import Status, StatusChange, change_id
+from detector.status import PROBLEMS, Status, StatusChange, change_id
 from detector.windows import WindowCounts
 
-LOOKBACK_MINUTES = (5, 15, 60)
-VOLUME_MINUTES = (15, 60)
+LOOKBACK_MINUTES = (1, 5, 15, 60)
+HOLD_WINDOWS = 3
+SILENCE_FLOOR = 4.0  # Below every silence threshold: no need to compute it.
 RECOVER_MINUTES = 5
 WARMUP_SECONDS = 2 * 3600
 WARMUP_CALLS = 30
@@ -39,6 +40,7 @@ class Engine:
         self.keep = max(1, 3600 // window_seconds)
         self.lookbacks = [(m, max(1, m * 60 // window_seconds)) for m in LOOKBACK_MINUTES]
         self.recover = max(1, RECOVER_MINUTES * 60 // window_seconds)
+        self.quarter = max(1, 15 * 60 // window_seconds)
         self._rules: dict[str, Rule] = {}
 
     def rule(self, operation: str, integration: str | None) -> Rule:
@@ -84,11 +86,11 @@ class Engine:
         weekday, hour = local_hour(start - start % 3600, zone)
         minute_of_day = hour * 60 + (start % 3600) // 60
         in_schedule = rule.schedule is None or rule.schedule.contains(weekday, minute_of_day)
-        expected, days = st.baseline.rate(start, self.window, zone)
+        expected, high, days = st.baseline.rate(start, self.window, zone)
         if not in_schedule:
-            expected = 0.0
+            expected = high = 0.0
         calls = counts.calls
-        st.push(calls, counts.errors, expected, self.keep)
+        st.push(calls, counts.errors, expected, high, self.keep, self.quarter)
         st.total_calls += calls
         if calls:
             st.last_call_boundary = end
@@ -99,38 +101,50 @@ class Engine:
             st.silent_effective += expected / st.baseline.dispersion
             if in_schedule:
                 st.schedule_gap += self.window
-        when = wording.when(weekday, hour)
-        finding = None if rule.mute else self._judge(st, rule, end, days, in_schedule, when)
-        if days and not st.status.is_problem:
+        when = (weekday, hour)
+        finding = None if rule.mute else self._judge(st, rule, start, days, in_schedule, when)
+        problem = st.status in PROBLEMS
+        if days and not problem:
             st.baseline.learn_dispersion(calls, expected)
-        st.baseline.learn(start, calls, counts.errors, st.status.is_problem, zone)
+        st.baseline.learn(start, calls, counts.errors, problem, zone)
         st.last_boundary = end
         return self._transition(st, operation, rule, finding, end, calls)
 
     def _judge(
-        self, st: OperationState, rule: Rule, end: int, days: int, in_schedule: bool, when: str
+        self,
+        st: OperationState,
+        rule: Rule,
+        start: int,
+        days: int,
+        in_schedule: bool,
+        when: rules.Moment,
     ) -> Finding | None:
         learning = st.status is Status.LEARNING
-        if st.recent_calls[-1] == 0:
+        # Cheap tests first: most windows of a healthy operation end here.
+        if st.recent_calls[-1] == 0 and (
+            st.silent_effective >= SILENCE_FLOOR or rule.expect_every is not None
+        ):
             found = rules.expectation_gap(st.schedule_gap, rule)
-            if found is None and not learning and in_schedule:
-                gap = end - (st.last_call_boundary or st.first_boundary)
-                found = rules.silence(
-                    gap, st.silent_expected, st.silent_effective, days, rule, when
-                )
+            if found is None and not learning and in_schedule and days:
+                per_day = st.baseline.calls_per_day(start, self.config.zone)
+                threshold = rules.silence_threshold(per_day, days, rule)
+                gap = start + self.window - (st.last_call_boundary or st.first_boundary)
+                found = rules.silence(gap, st.silent_expected, st.silent_effective, threshold, when)
             if found is not None:
                 return found
-        if sum(st.recent_errors) >= rules.MIN_ERRORS:
+        if st.hour_sums[1] >= rules.MIN_ERRORS:
             lookbacks = [(m, *st.last(n)[:2]) for m, n in self.lookbacks]
             found = rules.error_spike(lookbacks, st.baseline.error_ratio, rule, learning)
             if found is not None:
                 return found
         if learning or not in_schedule or not days:
             return None
-        for minutes in VOLUME_MINUTES:
-            n, _, lam = st.last(max(1, minutes * 60 // self.window))
-            if 0 < n <= 0.4 * lam or n >= 3 * lam + 10:
-                found = rules.volume(minutes, n, lam, st.baseline.dispersion, days, rule, when)
+        for minutes, sums in ((15, st.quarter_sums), (60, st.hour_sums)):
+            n, low, high = int(sums[0]), sums[2], sums[3]
+            if 0 < n <= 0.4 * low or n >= 3 * high + 10:
+                found = rules.volume(
+                    minutes, n, low, high, st.baseline.dispersion, days, rule, when
+                )
                 if found is not None:
                     return found
         return None
@@ -161,6 +175,8 @@ class Engine:
             return None
         if finding is not None:
             st.calm = 0
+            if self._hold(st, current, finding):
+                return None
             if (
                 current is Status.OK
                 or severity(finding.status) > severity(current)
@@ -177,6 +193,19 @@ class Engine:
         st.calm += 1
         recovered = self._recovery(st, current, calls)
         return None if recovered is None else self._enter(st, operation, recovered, end)
+
+    def _hold(self, st: OperationState, current: Status, finding: Finding) -> bool:
+        """Hold a partial-errors finding for a few windows while the newest window looks
+        like everything is failing: the evidence for ``many_problems`` is usually a
+        minute or two away, and one right status beats a wrong one followed by a fix."""
+        calls, errors = st.recent_calls[-1], st.recent_errors[-1]
+        severe = calls > 0 and errors / calls >= rules.severe_ratio(st.baseline.error_ratio)
+        some = current is Status.OK and finding.status is Status.SOME_PROBLEMS
+        if some and severe and st.held < HOLD_WINDOWS:
+            st.held += 1
+            return True
+        st.held = 0
+        return False
 
     def _recovery(self, st: OperationState, current: Status, calls: int) -> Finding | None:
         if current is Status.OK:

@@ -20,6 +20,8 @@ from detector.status import Status
 MIN_ERRORS = 3  # A failure or two among successes never changes a status.
 LEARNING_MIN_ERRORS = 10
 PRIOR_RATIO = 0.01  # What a new operation's error ratio is judged against.
+Moment = tuple[int, int]  # (weekday, hour) in the operation's time zone, for wording.
+Z = 1.645  # One-sided 95%: how sure "most calls are failing" must be.
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,14 @@ class Finding:
     reason: str
     observed: dict[str, Any] = field(default_factory=dict)
     expected: dict[str, Any] = field(default_factory=dict)
+
+
+def wilson_lower(k: int, n: int) -> float:
+    """Lower confidence bound of a ratio k/n (Wilson score), honest for small n."""
+    p, z2 = k / n, Z * Z
+    centre = p + z2 / (2 * n)
+    spread = Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return (centre - spread) / (1 + z2 / n)
 
 
 def severe_ratio(normal: float) -> float:
@@ -54,7 +64,7 @@ def error_spike(
         ratio = k / n
         if binomial_upper_log_p(k, n, allowance) > log_p:
             continue
-        if ratio >= severe_ratio(reference):
+        if wilson_lower(k, n) >= severe_ratio(reference):
             status = Status.MANY_PROBLEMS
         elif ratio >= clear_ratio(reference) and not learning:
             status = Status.SOME_PROBLEMS
@@ -72,21 +82,31 @@ def error_spike(
     return best
 
 
+def silence_threshold(per_day: float, days: int, rule: Rule) -> float:
+    """Expected calls (in bursts) that must pass without a call before ``no_calls``.
+
+    Zero calls where Λ were expected has probability exp(-Λ). A silence check is made
+    at every window, and a day holds about per_day/10 nearly independent stretches of
+    ten expected calls; the threshold grows with their log so that the false alarms
+    per operation-day stay within budget for busy and rare operations alike (a
+    Bonferroni correction), capped so that a busy operation is still judged within
+    minutes. A baseline that has seen few days gets a wider margin."""
+    stretches = max(1.0, per_day / 10)
+    base = min(13.0, -math.log(10 * rule.p_value) + math.log(stretches))
+    return base * (1 + 0.5 / days)
+
+
 def silence(
-    gap_seconds: float, expected: float, effective: float, days: int, rule: Rule, when: str
+    gap_seconds: float, expected: float, effective: float, threshold: float, when: Moment
 ) -> Finding | None:
     """No call for ``gap_seconds`` while ``expected`` calls were (``effective``: in
-    independent bursts). Declared once zero calls is a 1-in-1/p event, with a wider
-    margin while the baseline has seen few days."""
-    if days < 1:
-        return None
-    threshold = -math.log(rule.p_value) * (1 + 1.5 / days)
+    independent bursts); declared once ``effective`` passes ``threshold``."""
     if effective < threshold:
         return None
     return Finding(
         Status.NO_CALLS,
         f"0 calls in the last {wording.duration(gap_seconds)}; about "
-        f"{wording.about(expected)} expected {when}",
+        f"{wording.about(expected)} expected {wording.when(*when)}",
         {"calls": 0, "minutes": round(gap_seconds / 60)},
         {"calls": round(expected, 2)},
     )
@@ -106,27 +126,34 @@ def expectation_gap(gap_seconds: float, rule: Rule) -> Finding | None:
 
 
 def volume(
-    minutes: int, n: int, expected: float, dispersion: float, days: int, rule: Rule, when: str
+    minutes: int,
+    n: int,
+    low: float,
+    high: float,
+    dispersion: float,
+    days: int,
+    rule: Rule,
+    when: Moment,
 ) -> Finding | None:
-    """Far fewer calls than expected without being zero, or a flood far above it."""
-    if days < 1 or expected <= 0:
+    """Far fewer calls than even the low estimate without being zero, or a flood far
+    above even the high one; the tails are taken in bursts (over-dispersion)."""
+    if days < 1:
         return None
     log_p = math.log(rule.p_value) * (1 + 1.5 / days)
-    bursts_seen, bursts_expected = n / dispersion, expected / dispersion
-    if 0 < n <= 0.4 * expected:
-        if poisson_lower_log_p(bursts_seen, bursts_expected) > log_p:
+    if 0 < n <= 0.4 * low:
+        expected, kind = low, "drop"
+        if poisson_lower_log_p(n / dispersion, low / dispersion) > log_p:
             return None
-        kind = "drop"
-    elif n >= 3 * expected + 10:
-        if poisson_upper_log_p(bursts_seen, bursts_expected) > log_p:
+    elif n >= 3 * high + 10:
+        expected, kind = high, "flood"
+        if poisson_upper_log_p(n / dispersion, max(high, 0.1) / dispersion) > log_p:
             return None
-        kind = "flood"
     else:
         return None
     return Finding(
         Status.SOME_PROBLEMS,
         f"{wording.calls(n)} in the last {wording.duration(minutes * 60)}; about "
-        f"{wording.about(expected)} expected {when}",
+        f"{wording.about(expected)} expected {wording.when(*when)}",
         {"calls": n, "minutes": minutes, "volume": kind},
         {"calls": round(expected, 2)},
     )

@@ -28,20 +28,40 @@ class OperationState:
     # The last hour of windows, oldest first: calls, errors, and calls expected.
     recent_calls: list[int] = field(default_factory=list)
     recent_errors: list[int] = field(default_factory=list)
-    recent_expected: list[float] = field(default_factory=list)
+    recent_expected: list[float] = field(default_factory=list)  # Low estimate.
+    recent_high: list[float] = field(default_factory=list)  # High estimate.
     last_call_boundary: int | None = None
     silent_expected: float = 0.0  # Calls expected since the last call.
     silent_effective: float = 0.0  # The same in independent bursts (over-dispersion).
     schedule_gap: int = 0  # Seconds without a call inside the configured schedule.
     calm: int = 0  # Windows in a row without a finding.
     milder: int = 0  # Windows in a row whose finding is milder than the status.
+    held: int = 0  # Windows a partial-errors finding was held back (see Engine._hold).
+    # Running sums over the rings (the hour) and over their last ``quarter`` windows,
+    # kept and stored rather than re-summed, so that a restored state continues with
+    # exactly the same floating-point figures as one that never stopped.
+    hour_sums: list[float] = field(default_factory=lambda: [0.0] * 4)
+    quarter_sums: list[float] = field(default_factory=lambda: [0.0] * 4)
 
-    def push(self, calls: int, errors: int, expected: float, keep: int) -> None:
-        self.recent_calls.append(calls)
-        self.recent_errors.append(errors)
-        self.recent_expected.append(expected)
-        if len(self.recent_calls) > keep:
-            del self.recent_calls[0], self.recent_errors[0], self.recent_expected[0]
+    def push(
+        self, calls: int, errors: int, expected: float, high: float, keep: int, quarter: int
+    ) -> None:
+        rings: tuple[list[Any], ...] = (
+            self.recent_calls,
+            self.recent_errors,
+            self.recent_expected,
+            self.recent_high,
+        )
+        hour, last = self.hour_sums, self.quarter_sums
+        for i, (ring, value) in enumerate(zip(rings, (calls, errors, expected, high), strict=True)):
+            ring.append(value)
+            hour[i] += value
+            last[i] += value
+            if len(ring) > quarter:
+                last[i] -= ring[-quarter - 1]
+            if len(ring) > keep:
+                hour[i] -= ring[0]
+                del ring[0]
 
     def last(self, windows: int) -> tuple[int, int, float]:
         """(calls, errors, expected) summed over the last ``windows`` windows."""
@@ -67,12 +87,16 @@ class OperationState:
             "rc": self.recent_calls,
             "re": self.recent_errors,
             "rx": self.recent_expected,
+            "rh": self.recent_high,
             "lc": self.last_call_boundary,
             "se": self.silent_expected,
             "sf": self.silent_effective,
             "sg": self.schedule_gap,
             "calm": self.calm,
             "milder": self.milder,
+            "held": self.held,
+            "hs": self.hour_sums,
+            "qs": self.quarter_sums,
         }
 
     @classmethod
@@ -93,10 +117,14 @@ class OperationState:
             recent_calls=list(raw["rc"]),
             recent_errors=list(raw["re"]),
             recent_expected=list(raw["rx"]),
+            recent_high=list(raw["rh"]),
             last_call_boundary=raw["lc"],
             silent_expected=raw["se"],
             silent_effective=raw["sf"],
             schedule_gap=raw["sg"],
             calm=raw["calm"],
             milder=raw["milder"],
+            held=raw["held"],
+            hour_sums=list(raw["hs"]),
+            quarter_sums=list(raw["qs"]),
         )

@@ -20,12 +20,15 @@ class Status(StrEnum):
 
     @property
     def is_problem(self) -> bool:
-        return self in (Status.SOME_PROBLEMS, Status.MANY_PROBLEMS, Status.NO_CALLS)
+        return self in PROBLEMS
 
     @property
     def label(self) -> str:
         """Words for people: mails and pages say 'many problems', not 'many_problems'."""
         return self.value.replace("_", " ")
+
+
+PROBLEMS = frozenset({Status.SOME_PROBLEMS, Status.MANY_PROBLEMS, Status.NO_CALLS})
 
 
 def change_id(operation: str, at: datetime, previous: Status | None, status: Status) -> str:
