@@ -47,8 +47,10 @@ def main() -> None:
     began = time.perf_counter()
     changes = list(replay(calls, DetectionConfig(), stats=stats))
     elapsed = time.perf_counter() - began
-    print(f"replayed {stats.events:,} events ({stats.calls:,} calls, {len(PROFILES)} operations, "
-          f"{args.days} days) in {elapsed:.2f} s: {stats.events / elapsed:,.0f} events/s")
+    print(
+        f"replayed {stats.events:,} events ({stats.calls:,} calls, {len(PROFILES)} operations, "
+        f"{args.days} days) in {elapsed:.2f} s: {stats.events / elapsed:,.0f} events/s"
+    )
     report_incidents(incidents, changes)
     report_false_alarms(incidents, changes, args.days)
 
@@ -57,8 +59,10 @@ def report_incidents(incidents: list[Incident], changes: list[StatusChange]) -> 
     print(f"\n{'incident':<40} {'detected':<9} {'status':<14} {'delay':>9}  target")
     for incident in incidents:
         found = [
-            c for c in changes
-            if c.operation == incident.operation and c.status.is_problem
+            c
+            for c in changes
+            if c.operation == incident.operation
+            and c.status.is_problem
             and incident.start <= c.at.timestamp() <= incident.end + MARGIN
         ]
         label = f"{incident.kind} {incident.operation}"
@@ -77,24 +81,31 @@ def report_incidents(incidents: list[Incident], changes: list[StatusChange]) -> 
             ref = silence_reference(incident)
             ok = "ok" if delay <= 1.5 * ref else "SLOW"
             target = f"<= {1.5 * ref / 60:.0f} min ({ok})"
-        print(f"{label:<40} {'yes':<9} {first.status.value + right:<14} {delay / 60:>6.0f} min  {target}")
+        given = first.status.value + right
+        print(f"{label:<40} {'yes':<9} {given:<14} {delay / 60:>6.0f} min  {target}")
 
 
 def report_false_alarms(incidents: list[Incident], changes: list[StatusChange], days: int) -> None:
     after = START + 14 * DAY
-    false = [
-        c for c in changes
-        if c.status.is_problem and c.at.timestamp() >= after
-        and not any(
-            i.operation == c.operation and i.expected and i.start <= c.at.timestamp() <= i.end + MARGIN
+
+    def explained(change: StatusChange) -> bool:
+        at = change.at.timestamp()
+        return any(
+            i.operation == change.operation and i.expected and i.start <= at <= i.end + MARGIN
             for i in incidents
         )
+
+    false = [
+        c for c in changes if c.status.is_problem and c.at.timestamp() >= after and not explained(c)
     ]
     op_days = len(PROFILES) * (days - 14)
-    print(f"\nfalse alarms after day 14: {len(false)} in {op_days} operation-days = "
-          f"{100 * len(false) / op_days:.2f} per 100 operation-days (target <= 1)")
+    print(
+        f"\nfalse alarms after day 14: {len(false)} in {op_days} operation-days = "
+        f"{100 * len(false) / op_days:.2f} per 100 operation-days (target <= 1)"
+    )
     for change in false:
-        print(f"  {change.at:%Y-%m-%d %a %H:%M} {change.operation}: {change.status.value}: {change.reason}")
+        when = f"{change.at:%Y-%m-%d %a %H:%M}"
+        print(f"  {when} {change.operation}: {change.status.value}: {change.reason}")
 
 
 if __name__ == "__main__":
