@@ -12,10 +12,13 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from agents import ingest, web_metrics
+from agents import evaluate, ingest, web_metrics
 from agents.metrics import PipelineMetrics
+from detector.engine import Engine
+from detector.files import read_yaml
+from detector.opconfig import DetectionConfig, parse_detection_config
 from detector.settings import Settings
-from tables import counts
+from tables import counts, models, summaries
 
 
 @dataclass
@@ -34,11 +37,23 @@ class Detector:
     registry: CollectorRegistry
     metrics: PipelineMetrics
     topics: Topics
+    detection: DetectionConfig
     counts: Any
+    models: Any
+    summaries: Any
+
+
+def load_detection_config(settings: Settings) -> DetectionConfig:
+    """The detection rules file, or the defaults; a mistake fails at start."""
+    path = settings.detection_config
+    if path is None:
+        return DetectionConfig()
+    return parse_detection_config(read_yaml(path, "detection rules"), str(path))
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Detector:
     registry = registry if registry is not None else CollectorRegistry()
+    detection = load_detection_config(settings)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.broker.split(",")],
@@ -86,8 +101,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         registry=registry,
         metrics=PipelineMetrics(registry),
         topics=topics,
+        detection=detection,
         counts=counts.declare(app, settings.partitions),
+        models=models.declare(app, settings.partitions),
+        summaries=summaries.declare(app, settings.partitions),
     )
     ingest.register(detector)
+    evaluate.register(detector, Engine(detection, settings.window_seconds))
     web_metrics.register(detector)
     return detector

@@ -4,12 +4,15 @@ They run outside the Faust worker, as a producer team or an alert consumer would
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from detector.simulate import PROFILES, Incident, generate
 from detector.status import StatusChange
 
 
@@ -59,3 +62,30 @@ async def follow_changes(
                 yield change
     finally:
         await consumer.stop()
+
+
+async def simulate_live(
+    broker: str,
+    topic: str,
+    *,
+    backfill_seconds: int,
+    incidents: list[Incident],
+    seed: int,
+    minutes: int | None,
+    report: Callable[[str], None],
+) -> None:
+    """Publish simulated traffic: ``backfill_seconds`` of history at once, then each
+    minute as it ends (for ``minutes`` minutes, or until interrupted)."""
+    now = int(time.time()) // 60 * 60
+    sent = await publish(
+        broker, topic, generate(PROFILES, incidents, now - backfill_seconds, now, seed=seed)
+    )
+    report(f"published {sent:,} records of history ({backfill_seconds // 3600} h)")
+    minute = now
+    while minutes is None or minute < now + minutes * 60:
+        await asyncio.sleep(max(0.0, minute + 61 - time.time()))
+        sent = await publish(
+            broker, topic, generate(PROFILES, incidents, minute, minute + 60, seed=seed)
+        )
+        report(f"{datetime.fromtimestamp(minute, tz=UTC):%H:%M} published {sent} records")
+        minute += 60

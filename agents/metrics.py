@@ -56,6 +56,17 @@ class PipelineMetrics:
             "Time to decode, aggregate and store one ingest batch.",
             registry=registry,
         )
+        self.evaluation_seconds = Histogram(
+            "detector_evaluation_seconds",
+            "Time to evaluate every local operation once.",
+            registry=registry,
+        )
+        self.changes = Counter(
+            "detector_status_changes",
+            "Status changes published, by new status.",
+            ("status",),
+            registry=registry,
+        )
         self.lag = Gauge(
             "detector_consumer_lag_messages",
             "Messages of the calls topic not yet processed, per partition.",

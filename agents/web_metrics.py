@@ -11,10 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from detector.status import Status
+from detector.summary import OperationSummary
 from tables.counts import OperationWindows
 
 if TYPE_CHECKING:
     from agents.app import Detector
+
+_LABELS = ["operation", "integration"]
 
 
 class WindowCollector(Collector):
@@ -26,15 +30,14 @@ class WindowCollector(Collector):
         self._counts = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["operation", "integration"]
-        families = {
-            kind: GaugeMetricFamily(
+        families = [
+            GaugeMetricFamily(
                 f"detector_window_{kind}",
                 f"{kind.capitalize()} per operation in the retained event-time windows.",
-                labels=labels,
+                labels=_LABELS,
             )
             for kind in ("calls", "errors", "retries")
-        }
+        ]
         for operation, value in list(self._counts.data.items()):
             if value is None:
                 continue
@@ -44,15 +47,50 @@ class WindowCollector(Collector):
                 sums[0] += w.calls
                 sums[1] += w.errors
                 sums[2] += w.retries
-            label_values = [operation, state.integration or ""]
-            for family, total in zip(families.values(), sums, strict=True):
-                family.add_metric(label_values, total)
-        yield from families.values()
+            for family, total in zip(families, sums, strict=True):
+                family.add_metric([operation, state.integration or ""], total)
+        yield from families
+
+
+class StatusCollector(Collector):
+    """Per operation owned by this worker: its status (one series per status, 1 for the
+    current one), and the calls observed vs expected over the last hour."""
+
+    def __init__(self, counts: Any, summaries: Any) -> None:
+        self._counts = counts
+        self._summaries = summaries
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status = GaugeMetricFamily(
+            "detector_operation_status",
+            "1 for the operation's current status, 0 for the others.",
+            labels=[*_LABELS, "status"],
+        )
+        observed = GaugeMetricFamily(
+            "detector_operation_observed_calls", "Calls in the last hour.", labels=_LABELS
+        )
+        expected = GaugeMetricFamily(
+            "detector_operation_expected_calls",
+            "Calls expected in the last hour by the learned baseline (low estimate).",
+            labels=_LABELS,
+        )
+        for operation in list(self._counts.data):
+            raw = self._summaries.data.get(operation)
+            if raw is None:
+                continue
+            summary = OperationSummary.model_validate(raw)
+            labels = [operation, summary.integration or ""]
+            for s in Status:
+                status.add_metric([*labels, s.value], float(s is summary.status))
+            observed.add_metric(labels, summary.calls_last_hour)
+            expected.add_metric(labels, summary.expected_last_hour or 0.0)
+        yield from (status, observed, expected)
 
 
 def register(detector: Detector) -> None:
     registry = detector.registry
     registry.register(WindowCollector(detector.counts))
+    registry.register(StatusCollector(detector.counts, detector.summaries))
 
     async def metrics(_request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(registry))

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import get_args
 
-from detector.errors import DetectorError
+from detector.errors import ConfigError, DetectorError
 from detector.settings import Settings, load_settings
+from detector.simulate import Incident, Kind
+
+KINDS = get_args(Kind)
 
 DESCRIPTION = """\
 Integration-health detector: watches every call between your systems on Kafka and says,
@@ -69,6 +74,74 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from agents.app import load_detection_config
+    from detector.commands import run_replay
+
+    settings = load_settings(**({"detection_config": args.config} if args.config else {}))
+    config = load_detection_config(settings)
+    window = args.window_seconds or settings.window_seconds
+    if args.output:
+        with open(args.output, "wb") as out:
+            run_replay(Path(args.events), config, window, out)
+    else:
+        run_replay(Path(args.events), config, window, sys.stdout.buffer)
+    return 0
+
+
+def _incidents(specs: list[str], start: int) -> list[Incident]:
+    """``kind:operation:minutes`` specs, starting at ``start``."""
+    incidents = []
+    for spec in specs:
+        try:
+            kind, operation, minutes = spec.split(":")
+            incidents.append(Incident(operation, kind, start, start + int(minutes) * 60))  # type: ignore[arg-type]
+        except ValueError:
+            raise ConfigError(f"--incident {spec!r}: expected kind:operation:minutes") from None
+        if kind not in KINDS:
+            raise ConfigError(f"--incident {spec!r}: kind must be one of {', '.join(KINDS)}")
+    return incidents
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from detector.simulate import suite_incidents
+
+    now = int(time.time()) // 60 * 60
+    if args.to_file:
+        from detector.commands import write_simulation
+
+        start = now - args.days * 86400 if args.start is None else args.start
+        start = start - start % 86400
+        labelled = suite_incidents(start) if args.suite else []
+        incidents = labelled + _incidents(args.incident, now)
+        with open(args.to_file, "wb") as out:
+            written = write_simulation(out, start, start + args.days * 86400, incidents, args.seed)
+        print(f"simulate: wrote {written:,} records to {args.to_file}", file=sys.stderr)
+        return 0
+    from agents.clients import simulate_live
+
+    settings = load_settings()
+    print(
+        f"simulate: publishing to {settings.calls_topic} on {settings.broker} (Ctrl-C to stop)",
+        flush=True,
+    )
+    asyncio.run(
+        simulate_live(
+            settings.broker,
+            settings.calls_topic,
+            backfill_seconds=int(args.backfill_hours * 3600),
+            incidents=_incidents(args.incident, now),
+            seed=args.seed,
+            minutes=args.minutes,
+            report=lambda line: print(f"simulate: {line}", flush=True),
+        )
+    )
+    return 0
+
+
 def _settings(_args: argparse.Namespace) -> int:
     for name, field in Settings.model_fields.items():
         default = "" if field.default is None else field.default
@@ -94,6 +167,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
     watch.set_defaults(run=_watch)
+    replay = sub.add_parser(
+        "replay",
+        help="run the detector over a file of events, print the status changes",
+        description="Replay EVENTS (JSON lines in the topic's format, in timestamp order) "
+        "through the same detector the worker runs; status changes go to stdout as JSON "
+        "lines. Invalid lines are reported on stderr with their line number and skipped.",
+    )
+    replay.add_argument("events", metavar="EVENTS.jsonl")
+    replay.add_argument("--config", help="detection rules file (as DETECTOR_DETECTION_CONFIG)")
+    replay.add_argument("--output", "-o", help="write the changes here instead of stdout")
+    replay.add_argument("--window-seconds", type=int, help="window size (as the worker's)")
+    replay.set_defaults(run=_replay)
+    simulate = sub.add_parser(
+        "simulate",
+        help="publish realistic traffic for a dozen operations (or write it to a file)",
+        description="Simulated traffic with a daily and weekly rhythm: busy and rare, "
+        "office-hours and nightly-batch operations, one with a high normal error ratio.",
+    )
+    simulate.add_argument(
+        "--to-file", metavar="PATH", help="write JSON lines instead of publishing"
+    )
+    simulate.add_argument("--days", type=int, default=35, help="days of traffic for --to-file")
+    simulate.add_argument("--start", type=int, help="first day (epoch seconds) for --to-file")
+    simulate.add_argument(
+        "--suite", action="store_true", help="with --to-file: add the labelled incidents"
+    )
+    simulate.add_argument(
+        "--incident",
+        action="append",
+        default=[],
+        metavar="KIND:OPERATION:MINUTES",
+        help=f"inject an incident starting now; KIND is one of {', '.join(KINDS)}",
+    )
+    simulate.add_argument(
+        "--backfill-hours", type=float, default=3.0, help="history to publish first (live)"
+    )
+    simulate.add_argument("--minutes", type=int, help="stop after this many minutes (live)")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.set_defaults(run=_simulate)
     sub.add_parser("settings", help="list every setting with its default").set_defaults(
         run=_settings
     )

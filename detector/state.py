@@ -46,22 +46,38 @@ class OperationState:
     def push(
         self, calls: int, errors: int, expected: float, high: float, keep: int, quarter: int
     ) -> None:
-        rings: tuple[list[Any], ...] = (
+        # Unrolled over the four rings: this runs once per operation per window.
+        rc, re_, rx, rh = (
             self.recent_calls,
             self.recent_errors,
             self.recent_expected,
             self.recent_high,
         )
         hour, last = self.hour_sums, self.quarter_sums
-        for i, (ring, value) in enumerate(zip(rings, (calls, errors, expected, high), strict=True)):
-            ring.append(value)
-            hour[i] += value
-            last[i] += value
-            if len(ring) > quarter:
-                last[i] -= ring[-quarter - 1]
-            if len(ring) > keep:
-                hour[i] -= ring[0]
-                del ring[0]
+        rc.append(calls)
+        re_.append(errors)
+        rx.append(expected)
+        rh.append(high)
+        hour[0] += calls
+        hour[1] += errors
+        hour[2] += expected
+        hour[3] += high
+        last[0] += calls
+        last[1] += errors
+        last[2] += expected
+        last[3] += high
+        size = len(rc)
+        if size > quarter:
+            i = -quarter - 1
+            last[0] -= rc[i]
+            last[1] -= re_[i]
+            last[2] -= rx[i]
+            last[3] -= rh[i]
+        if size > keep:
+            hour[0] -= rc.pop(0)
+            hour[1] -= re_.pop(0)
+            hour[2] -= rx.pop(0)
+            hour[3] -= rh.pop(0)
 
     def last(self, windows: int) -> tuple[int, int, float]:
         """(calls, errors, expected) summed over the last ``windows`` windows."""

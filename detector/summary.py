@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from detector.state import OperationState
 from detector.status import Status
 from detector.windows import WindowCounts
 
@@ -63,3 +64,21 @@ class OperationSummary(BaseModel):
         if slot >= 0:
             self.hourly_calls[slot] += counts.calls
             self.hourly_errors[slot] += counts.errors
+
+
+def refresh(
+    summary: OperationSummary, state: OperationState, last_call_at: float | None
+) -> OperationSummary:
+    """Copy the detector's current view of an operation into its dashboard row."""
+    calls_15, errors_15 = state.quarter_sums[0], state.quarter_sums[1]
+    summary.integration = state.integration
+    summary.status = state.status
+    summary.since = float(state.since)
+    summary.reason = state.reason
+    summary.error_ratio_now = errors_15 / calls_15 if calls_15 else None
+    summary.error_ratio_normal = state.baseline.error_ratio
+    summary.calls_last_hour = int(state.hour_sums[0])
+    summary.expected_last_hour = state.hour_sums[2]
+    summary.last_call_at = last_call_at
+    summary.updated_at = float(state.last_boundary)
+    return summary

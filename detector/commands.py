@@ -1,0 +1,67 @@
+"""The file-based commands behind the CLI: replay a file of events, write simulated
+traffic to a file. Shell code: they read and write files and report progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from detector.errors import ConfigError, DecodeError
+from detector.events import OperationCall, decode
+from detector.opconfig import DetectionConfig
+from detector.replay import ReplayStats, replay
+from detector.simulate import PROFILES, Incident, generate
+
+
+def read_calls(path: Path, invalid: list[int]) -> Iterator[OperationCall]:
+    """Calls from a JSON-lines file; bad lines are reported on stderr and skipped."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield decode(line)
+            except DecodeError as exc:
+                invalid.append(number)
+                print(f"{path}:{number}: skipped: {exc}", file=sys.stderr)
+
+
+def run_replay(path: Path, config: DetectionConfig, window: int, out: IO[bytes]) -> None:
+    stats, invalid = ReplayStats(), list[int]()
+    started = time.perf_counter()
+    changes = 0
+    for change in replay(read_calls(path, invalid), config, window, stats):
+        out.write(change.model_dump_json().encode() + b"\n")
+        changes += 1
+    elapsed = time.perf_counter() - started
+    print(
+        f"replay: {stats.events:,} events ({stats.calls:,} calls, {len(stats.operations)} "
+        f"operations) in {elapsed:.1f} s: {changes} status changes; "
+        f"{len(invalid)} invalid lines skipped; {stats.late} events out of order skipped",
+        file=sys.stderr,
+    )
+
+
+def write_simulation(
+    out: IO[bytes], start: int, end: int, incidents: list[Incident], seed: int
+) -> int:
+    written = 0
+    total = max(1, end - start)
+    last_report = time.monotonic()
+    for record in generate(PROFILES, incidents, start, end, seed=seed):
+        out.write(orjson.dumps(record) + b"\n")
+        written += 1
+        if sys.stderr.isatty() and time.monotonic() - last_report > 0.5:
+            done = (record["timestamp"] - start) / total
+            print(f"\rsimulate: {done:.0%} ({written:,} records)", end="", file=sys.stderr)
+            last_report = time.monotonic()
+    return written
