@@ -38,6 +38,7 @@ class Detector:
     metrics: PipelineMetrics
     topics: Topics
     detection: DetectionConfig
+    engine: Engine
     counts: Any
     models: Any
     summaries: Any
@@ -102,11 +103,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         metrics=PipelineMetrics(registry),
         topics=topics,
         detection=detection,
+        engine=Engine(detection, settings.window_seconds),
         counts=counts.declare(app, settings.partitions),
         models=models.declare(app, settings.partitions),
         summaries=summaries.declare(app, settings.partitions),
     )
     ingest.register(detector)
-    evaluate.register(detector, Engine(detection, settings.window_seconds))
+    evaluate.register(detector)
     web_metrics.register(detector)
     return detector

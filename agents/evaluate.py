@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from faust.types import TP
 
 from agents.progress import CatchUp, fetched_all
-from detector.engine import Engine
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.summary import OperationSummary, refresh
@@ -30,12 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def register(detector: Detector, engine: Engine) -> None:
+def register(detector: Detector) -> None:
     catch_up = CatchUp(settle=detector.settings.evaluation_interval)
 
     @detector.app.timer(detector.settings.evaluation_interval, name="evaluate")
     async def evaluate() -> None:
-        await evaluate_all(detector, engine, catch_up, time.time())
+        await evaluate_all(detector, catch_up, time.time())
 
 
 def closed_until(
@@ -50,7 +49,7 @@ def closed_until(
     return int(watermark // size) * size
 
 
-async def evaluate_all(detector: Detector, engine: Engine, catch_up: CatchUp, now: float) -> None:
+async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
     started = time.perf_counter()
     counts = {
         op: OperationWindows.from_value(value)
@@ -63,24 +62,22 @@ async def evaluate_all(detector: Detector, engine: Engine, catch_up: CatchUp, no
         watermarks[windows.partition] = max(watermarks.get(windows.partition, 0.0), last)
     until = {p: closed_until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
     for operation, windows in counts.items():
-        await _advance(detector, engine, operation, windows, until[windows.partition], now)
+        await advance_operation(detector, operation, windows, until[windows.partition], now)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)
 
 
-async def _advance(
-    detector: Detector,
-    engine: Engine,
-    operation: str,
-    windows: OperationWindows,
-    until: int,
-    now: float,
+async def advance_operation(
+    detector: Detector, operation: str, windows: OperationWindows, until: int, now: float
 ) -> None:
+    """Judge the operation's windows up to ``until``; publish and store what changed."""
     raw = detector.models.data.get(operation)
     before = OperationState.from_dict(raw) if raw is not None else None
     if before is not None and before.last_boundary >= until:
         return
     judged_from = before.last_boundary if before is not None else None
-    state, changes = engine.advance(before, operation, windows.integration, windows.windows, until)
+    state, changes = detector.engine.advance(
+        before, operation, windows.integration, windows.windows, until
+    )
     if state is None:
         return
     detected_at = datetime.fromtimestamp(now, tz=UTC)

@@ -11,9 +11,10 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from agents.evaluate import advance_operation
 from detector.errors import DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
-from detector.windows import WindowCounts, aggregate
+from detector.windows import WindowCounts, aggregate, window_start
 from tables.counts import OperationWindows
 from tables.writes import put
 
@@ -34,7 +35,7 @@ def register(detector: Detector) -> None:
             decoded = decode_batch(records)
             await _dead_letter(detector, decoded.invalid)
             await _rekey(detector, decoded.misrouted)
-            _store(detector, decoded)
+            await _store(detector, decoded)
             _observe(detector, events, decoded)
             detector.metrics.batch_seconds.observe(time.perf_counter() - started)
 
@@ -45,39 +46,71 @@ def _raw(message: Any) -> RawRecord:
     )
 
 
-def _store(detector: Detector, decoded: DecodedBatch) -> None:
+async def _store(detector: Detector, decoded: DecodedBatch) -> None:
+    """Merge the batch into each operation's windows, judge the windows it closed, then
+    drop the windows past the retention.
+
+    Judging here, not only on the timer, matters when a backlog is read: one batch can
+    span hours of event time, and every window must be judged before it expires.
+    """
     settings = detector.settings
     by_operation: dict[str, list[tuple[int, WindowCounts]]] = defaultdict(list)
     for (operation, start), counts in aggregate(decoded.batch, settings.window_seconds).items():
         by_operation[operation].append((start, counts))
-    for operation, windows in by_operation.items():
+    watermarks: dict[int, float] = {}
+    for operation, last in decoded.last_call_at.items():
         partition = decoded.partitions[operation]
-        current = detector.counts.get(operation)
-        state = (
-            OperationWindows.from_value(current)
-            if current is not None
-            else OperationWindows(partition)
+        watermarks[partition] = max(watermarks.get(partition, 0.0), last)
+    for operation, windows in by_operation.items():
+        state = _merge(detector, operation, decoded, windows)
+        until = window_start(
+            watermarks[state.partition] - settings.grace_seconds, settings.window_seconds
         )
-        state.partition = partition
-        state.integration = decoded.integrations.get(operation) or state.integration
-        last = decoded.last_call_at[operation]
-        state.last_call_at = max(last, state.last_call_at or last)
-        # Newest first, so the retention horizon is known before older windows merge.
-        for start, counts in sorted(windows, reverse=True):
-            horizon = state.horizon(settings.window_retention_seconds)
-            if horizon is not None and start < horizon:
-                detector.metrics.late.inc(counts.calls)
-                continue
-            state.merge(start, counts)
+        await advance_operation(detector, operation, state, until, time.time())
         state.expire(settings.window_retention_seconds)
-        put(detector.counts, partition, operation, state.to_value())
-        labels = (operation, state.integration or "")
-        total = WindowCounts()
-        for _, counts in windows:
-            total.add(counts.calls, counts.errors, counts.retries)
-        detector.metrics.calls.labels(*labels).inc(total.calls)
-        detector.metrics.errors.labels(*labels).inc(total.errors)
-        detector.metrics.retries.labels(*labels).inc(total.retries)
+        put(detector.counts, state.partition, operation, state.to_value())
+        _count(detector, operation, state.integration, windows)
+
+
+def _merge(
+    detector: Detector,
+    operation: str,
+    decoded: DecodedBatch,
+    windows: list[tuple[int, WindowCounts]],
+) -> OperationWindows:
+    partition = decoded.partitions[operation]
+    current = detector.counts.get(operation)
+    state = (
+        OperationWindows.from_value(current) if current is not None else OperationWindows(partition)
+    )
+    state.partition = partition
+    state.integration = decoded.integrations.get(operation) or state.integration
+    last = decoded.last_call_at[operation]
+    state.last_call_at = max(last, state.last_call_at or last)
+    # Late means older than the retention before this batch: a batch of a backlog
+    # can span hours, and its early windows are not late, only old.
+    horizon = state.horizon(detector.settings.window_retention_seconds)
+    for start, counts in windows:
+        if horizon is not None and start < horizon:
+            detector.metrics.late.inc(counts.calls)
+        else:
+            state.merge(start, counts)
+    return state
+
+
+def _count(
+    detector: Detector,
+    operation: str,
+    integration: str | None,
+    windows: list[tuple[int, WindowCounts]],
+) -> None:
+    labels = (operation, integration or "")
+    total = WindowCounts()
+    for _, counts in windows:
+        total.add(counts.calls, counts.errors, counts.retries)
+    detector.metrics.calls.labels(*labels).inc(total.calls)
+    detector.metrics.errors.labels(*labels).inc(total.errors)
+    detector.metrics.retries.labels(*labels).inc(total.retries)
 
 
 async def _dead_letter(detector: Detector, invalid: list[tuple[RawRecord, DecodeError]]) -> None:
