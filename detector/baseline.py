@@ -9,12 +9,13 @@ count is clipped before it is averaged in, so an incident cannot teach the basel
 silence or a flood is normal.
 
 Error ratio: a slow EWMA of errors over calls, with a weak prior (about 1%), also paused
-during problems. Dispersion: how much burstier than Poisson the traffic is (variance over
-mean per window), which widens the volume and silence tests for batched producers.
+during problems. Dispersion: how much burstier than Poisson the traffic is within an
+hour, which widens the volume and silence tests for batched producers.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,6 +26,7 @@ HOURS = 24
 ALPHA_FLOOR = 0.15  # After ~6 days a bucket is an EWMA with this weight per day.
 ERROR_HALF_LIFE_CALLS = 5000.0
 PRIOR_ERRORS, PRIOR_CALLS = 0.2, 20.0
+LN4 = math.log(4)
 
 
 @lru_cache(maxsize=8192)
@@ -79,22 +81,29 @@ class Baseline:
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
         value = float(self.hour_calls)
-        if self.hour_tainted:
+        if self.hour_tainted and seen:
             # An hour spent in a problem status moves the baseline only a little, so an
             # incident cannot teach it, and a wrong alarm cannot freeze it either.
-            value = min(max(value, 0.5 * old), 2 * old)
+            value = min(max(value, 0.5 * old), 2 * old + 10)
         elif seen >= 2:
             value = min(value, 4 * old + 10)
         alpha = max(1.0 / (seen + 1), ALPHA_FLOOR)
         self.hourly[kind][hour] = old + alpha * (value - old)
         self.seen[kind][hour] = seen + 1
 
-    def learn_dispersion(self, observed: int, expected: float) -> None:
-        if expected >= 0.5:
-            ratio = (observed - expected) ** 2 / expected
-            self.dispersion = min(
-                500.0, max(1.0, self.dispersion + 0.02 * (ratio - self.dispersion))
-            )
+    def learn_burstiness(self, minute_counts: list[int]) -> None:
+        """Learn how bursty the traffic is from one closed hour of window counts: their
+        variance over their mean, against a steady rate over that hour (1 for Poisson,
+        ~60 for a batch of 200 calls in three minutes). A level shift between hours does
+        not count, only clumping within the hour; each hour moves the estimate at most
+        by a factor of four, so one odd hour cannot rewrite it."""
+        total = sum(minute_counts)
+        if total < 10:
+            return
+        mean = total / len(minute_counts)
+        ratio = sum((x - mean) ** 2 for x in minute_counts) / mean / len(minute_counts)
+        step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
+        self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
 
     # Expectations -------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class Engine:
             expected = high = 0.0
         calls = counts.calls
         st.push(calls, counts.errors, expected, high, self.keep, self.quarter)
+        st.known = st.known + 1 if days else 0
         st.total_calls += calls
         if calls:
             st.last_call_boundary = end
@@ -104,8 +105,8 @@ class Engine:
         when = (weekday, hour)
         finding = None if rule.mute else self._judge(st, rule, start, days, in_schedule, when)
         problem = st.status in PROBLEMS
-        if days and not problem:
-            st.baseline.learn_dispersion(calls, expected)
+        if end % 3600 == 0 and len(st.recent_calls) == self.keep:
+            st.baseline.learn_burstiness(st.recent_calls)  # The hour that just ended.
         st.baseline.learn(start, calls, counts.errors, problem, zone)
         st.last_boundary = end
         return self._transition(st, operation, rule, finding, end, calls)
@@ -140,6 +141,8 @@ class Engine:
         if learning or not in_schedule or not days:
             return None
         for minutes, sums in ((15, st.quarter_sums), (60, st.hour_sums)):
+            if st.known * self.window < minutes * 60:
+                continue  # Part of the lookback was judged before the baseline knew it.
             n, low, high = int(sums[0]), sums[2], sums[3]
             if 0 < n <= 0.4 * low or n >= 3 * high + 10:
                 found = rules.volume(

@@ -93,7 +93,7 @@ def silence_threshold(per_day: float, days: int, rule: Rule) -> float:
     minutes. A baseline that has seen few days gets a wider margin."""
     stretches = max(1.0, per_day / 10)
     base = min(13.0, -math.log(10 * rule.p_value) + math.log(stretches))
-    return base * (1 + 0.5 / days)
+    return base * (1 + 1.5 / days)
 
 
 def silence(

@@ -37,6 +37,7 @@ class OperationState:
     calm: int = 0  # Windows in a row without a finding.
     milder: int = 0  # Windows in a row whose finding is milder than the status.
     held: int = 0  # Windows a partial-errors finding was held back (see Engine._hold).
+    known: int = 0  # Windows in a row whose expected calls came from a learned baseline.
     # Running sums over the rings (the hour) and over their last ``quarter`` windows,
     # kept and stored rather than re-summed, so that a restored state continues with
     # exactly the same floating-point figures as one that never stopped.
@@ -111,6 +112,7 @@ class OperationState:
             "calm": self.calm,
             "milder": self.milder,
             "held": self.held,
+            "known": self.known,
             "hs": self.hour_sums,
             "qs": self.quarter_sums,
         }
@@ -141,6 +143,7 @@ class OperationState:
             calm=raw["calm"],
             milder=raw["milder"],
             held=raw["held"],
+            known=raw["known"],
             hour_sums=list(raw["hs"]),
             quarter_sums=list(raw["qs"]),
         )
