@@ -1,0 +1,117 @@
+"""The live worker on the real broker decides exactly what `detector replay` decides
+for the same events, and a worker killed and restarted neither forgets its baselines
+nor publishes a change twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from detector.events import OperationCall
+from detector.opconfig import DetectionConfig
+from detector.replay import replay
+from detector.simulate import PROFILES, Incident, generate
+from detector.status import Status, StatusChange
+from tests.integration.conftest import WorkerProcess
+
+pytestmark = pytest.mark.integration
+OPERATIONS = PROFILES[:4]
+
+
+def history(now: int) -> tuple[list[dict[str, object]], int]:
+    """Five hours of traffic ending ten minutes ago, with everything failing for 20 min
+    of it; and the boundary replay judges up to (the last event's window start)."""
+    start, end = now - 5 * 3600, now - 600
+    incident = Incident("Website.Subscribe", "all_failing", now - 3600, now - 2400)
+    records = list(generate(OPERATIONS, [incident], start, end, seed=11))
+    last = max(int(r["timestamp"]) for r in records)  # type: ignore[call-overload]
+    return records, last // 60 * 60
+
+
+async def read_changes(kafka: str, topic: str) -> list[StatusChange]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=2000)
+        messages = [m for msgs in batch.values() for m in msgs]
+        while batch:
+            batch = await consumer.getmany(timeout_ms=1000)
+            messages.extend(m for msgs in batch.values() for m in msgs)
+    finally:
+        await consumer.stop()
+    return [StatusChange.model_validate_json(m.value) for m in messages]
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, records: list[dict[str, object]]) -> None:
+    for record in records:
+        await producer.send(topic, orjson.dumps(record), key=str(record["operation"]).encode())
+    await producer.flush()
+
+
+async def wait_for(kafka: str, topic: str, ids: set[str], seconds: int = 60) -> list[StatusChange]:
+    """Every change published so far, once all of ``ids`` are among them."""
+    changes: list[StatusChange] = []
+    for _ in range(seconds):
+        changes = await read_changes(kafka, topic)
+        if ids <= {c.id for c in changes}:
+            return changes
+        await asyncio.sleep(1)
+    missing = ids - {c.id for c in changes}
+    raise AssertionError(f"{len(missing)} changes never published")
+
+
+def replayed(records: list[dict[str, object]]) -> dict[str, StatusChange]:
+    calls = [OperationCall.model_validate(r) for r in records]
+    return {c.id: c for c in replay(calls, DetectionConfig())}
+
+
+async def test_live_worker_and_replay_make_the_same_changes(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    records, judged_until = history(int(time.time()))
+    expected = replayed(records)
+    assert any(c.status is Status.MANY_PROBLEMS for c in expected.values())
+    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
+    start_worker()
+    changes = await wait_for(kafka, worker_env["DETECTOR_STATUS_TOPIC"], set(expected))
+    live = {c.id: c for c in changes}
+    within = {i for i, c in live.items() if c.at.timestamp() <= judged_until}
+    assert within == set(expected)
+    for change_id, change in expected.items():
+        got = live[change_id]
+        assert got.model_dump(exclude={"detected_at"}) == change.model_dump(exclude={"detected_at"})
+        assert got.detected_at is not None
+
+
+async def test_restarted_worker_keeps_baselines_and_publishes_no_duplicate(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    records, _ = history(int(time.time()))
+    expected = replayed(records)
+    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
+    first = start_worker()
+    status_topic = worker_env["DETECTOR_STATUS_TOPIC"]
+    await wait_for(kafka, status_topic, set(expected))
+    await asyncio.sleep(4)  # Past the commit interval: offsets and tables are durable.
+    first.kill()
+    second = start_worker()
+    await asyncio.sleep(12)  # Recovery plus a couple of evaluation rounds.
+    after = await read_changes(kafka, status_topic)
+    ids = [c.id for c in after]
+    assert len(ids) == len(set(ids)), "a change was published twice"
+    learning = [c for c in after if c.status is Status.LEARNING]
+    assert len(learning) == len(OPERATIONS), "a baseline was forgotten and relearned"
+    second.stop()
