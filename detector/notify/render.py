@@ -1,0 +1,134 @@
+"""The words of a notification: subject, plain text and HTML (everything from events
+escaped), with a hint at the likely class of cause where the error codes show one."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from detector.notify.grouping import Notification
+from detector.status import Status, StatusChange
+
+# (words in error codes, the likely cause): the first that matches wins.
+HINTS = (
+    (
+        ("auth", "401", "403", "token", "credential", "forbidden", "unauthor"),
+        "the errors look like rejected credentials: check API keys, tokens and passwords",
+    ),
+    (
+        (
+            "timeout",
+            "timed_out",
+            "500",
+            "502",
+            "503",
+            "504",
+            "unavailable",
+            "connection",
+            "refused",
+        ),
+        "the errors look like the destination being down or overloaded: check that service",
+    ),
+    (
+        ("valid", "400", "422", "format", "schema", "parse", "missing", "required"),
+        "the errors look like a data or format change: check what the sender started sending",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+
+
+def hint(change: StatusChange) -> str | None:
+    codes: dict[str, Any] = change.observed.get("error_codes") or {}
+    if not codes or change.status is Status.OK:
+        return None
+    top = max(codes, key=lambda c: codes[c]).lower()
+    for words, advice in HINTS:
+        if any(w in top for w in words):
+            return advice
+    return None
+
+
+def subject(notification: Notification) -> str:
+    items = [*notification.changes, *notification.reminders]
+    if len(items) == 1:
+        change = items[0]
+        again = "still " if notification.reminders else ""
+        return f"[{again}{change.status.label}] {change.operation}" + (
+            f" ({change.integration})" if change.integration else ""
+        )
+    worst = sum(c.status.is_problem for c in items)
+    return (
+        f"{len(items)} integration statuses changed ({worst} with problems): "
+        + ", ".join(f"{c.operation} {c.status.label}" for c in items[:3])
+        + ("…" if len(items) > 3 else "")
+    )
+
+
+def render(notification: Notification, links: dict[str, str]) -> Mail:
+    sections = [(c, False) for c in notification.changes] + [
+        (c, True) for c in notification.reminders
+    ]
+    text = "\n\n".join(_text(c, again, links.get(c.operation)) for c, again in sections)
+    body = "".join(_html(c, again, links.get(c.operation)) for c, again in sections)
+    return Mail(
+        subject(notification),
+        text + "\n\n-- \nIntegration-health detector\n",
+        f'<!doctype html><html><body style="font-family:sans-serif">{body}'
+        '<p style="color:#666">Integration-health detector</p></body></html>',
+    )
+
+
+def _lines(change: StatusChange, again: bool) -> list[tuple[str, str]]:
+    where = change.operation + (f" ({change.integration})" if change.integration else "")
+    was = change.previous.label if change.previous else "new"
+    status = f"{change.status.label} (was {was})" + (", not resolved yet" if again else "")
+    rows = [
+        ("Operation", where),
+        ("Status", status),
+        ("Since", f"{change.at:%Y-%m-%d %H:%M} UTC"),
+        ("What happened", change.reason),
+    ]
+    if change.observed:
+        rows.append(("Observed", _figures(change.observed)))
+    if change.expected:
+        rows.append(("Expected", _figures(change.expected)))
+    advice = hint(change)
+    if advice:
+        rows.append(("Likely cause", advice))
+    return rows
+
+
+def _text(change: StatusChange, again: bool, link: str | None) -> str:
+    lines = [f"{name}: {value}" for name, value in _lines(change, again)]
+    if link:
+        lines.append(f"Log of the calls around it: {link}")
+    return "\n".join(lines)
+
+
+def _html(change: StatusChange, again: bool, link: str | None) -> str:
+    rows = "".join(
+        f'<tr><th style="text-align:left;padding-right:1em">{html.escape(name)}</th>'
+        f"<td>{html.escape(value)}</td></tr>"
+        for name, value in _lines(change, again)
+    )
+    anchor = (
+        f'<p><a href="{html.escape(link, quote=True)}">Open the log of the calls around it</a></p>'
+        if link
+        else ""
+    )
+    title = f"{html.escape(change.operation)}: {html.escape(change.status.label)}"
+    return f"<h2>{title}</h2><table>{rows}</table>{anchor}"
+
+
+def _figures(figures: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{key.replace('_', ' ')} {_figures(value) if isinstance(value, dict) else value}"
+        for key, value in figures.items()
+    )
