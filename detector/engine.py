@@ -92,6 +92,10 @@ class Engine:
         calls = counts.calls
         st.push(calls, counts.errors, expected, high, self.keep, self.quarter)
         st.known = st.known + 1 if days else 0
+        if counts.error_codes:
+            st.recent_codes.append([end, dict(counts.error_codes)])
+        if st.recent_codes and st.recent_codes[0][0] <= end - 3600:
+            st.recent_codes = [e for e in st.recent_codes if e[0] > end - 3600]
         st.total_calls += calls
         if calls:
             st.last_call_boundary = end
@@ -137,6 +141,10 @@ class Engine:
             lookbacks = [(m, *st.last(n)[:2]) for m, n in self.lookbacks]
             found = rules.error_spike(lookbacks, st.baseline.error_ratio, rule, learning)
             if found is not None:
+                since = start + self.window - found.observed["minutes"] * 60
+                codes = st.error_codes(since)
+                if codes:
+                    found.observed["error_codes"] = codes
                 return found
         if learning or not in_schedule or not days:
             return None

@@ -38,6 +38,18 @@ class OperationState:
     milder: int = 0  # Windows in a row whose finding is milder than the status.
     held: int = 0  # Windows a partial-errors finding was held back (see Engine._hold).
     known: int = 0  # Windows in a row whose expected calls came from a learned baseline.
+    # (window end, {error code: failed calls}) for the last hour's windows with errors.
+    recent_codes: list[list[Any]] = field(default_factory=list)
+
+    def error_codes(self, since: int) -> dict[str, int]:
+        """Failed calls by error code in the windows ending after ``since``, top five."""
+        totals: dict[str, int] = {}
+        for end, codes in self.recent_codes:
+            if end > since:
+                for code, n in codes.items():
+                    totals[code] = totals.get(code, 0) + n
+        top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        return dict(top)
     # Running sums over the rings (the hour) and over their last ``quarter`` windows,
     # kept and stored rather than re-summed, so that a restored state continues with
     # exactly the same floating-point figures as one that never stopped.
@@ -113,6 +125,7 @@ class OperationState:
             "milder": self.milder,
             "held": self.held,
             "known": self.known,
+            "codes": self.recent_codes,
             "hs": self.hour_sums,
             "qs": self.quarter_sums,
         }
@@ -144,6 +157,7 @@ class OperationState:
             milder=raw["milder"],
             held=raw["held"],
             known=raw["known"],
+            recent_codes=[list(entry) for entry in raw["codes"]],
             hour_sums=list(raw["hs"]),
             quarter_sums=list(raw["qs"]),
         )
