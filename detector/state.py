@@ -50,6 +50,7 @@ class OperationState:
                     totals[code] = totals.get(code, 0) + n
         top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         return dict(top)
+
     # Running sums over the rings (the hour) and over their last ``quarter`` windows,
     # kept and stored rather than re-summed, so that a restored state continues with
     # exactly the same floating-point figures as one that never stopped.
