@@ -1,146 +1,149 @@
-"""Who hears about which operation, in which statuses, and when not to disturb them.
+"""Who is told about what: the subscriptions file, validated.
 
-The subscriptions file maps recipients (mail addresses or webhook URLs) to integrations
-and operations by glob pattern. Parsing is pure: the shell reads the YAML, this module
-validates it and answers two questions: who gets a change (``route``), and whether a
-recipient is muted at a given moment (``muted``).
+```yaml
+timezone: Europe/Moscow            # of the mute windows
+group_wait: 30s                    # changes within this wait go out as one mail
+repeat_interval: 4h                # an unresolved problem is mailed again after this
+subscribers:
+  - email: ops@example.com
+    integrations: ["website", "app"]          # globs; or operations: ["Website.*"]
+    statuses: [many_problems, no_calls]       # default: every problem status
+    recovery: true                            # a mail when it is ok again (default)
+    mute: ["weekdays 22:00-07:00", "weekends 00:00-24:00"]
+  - webhook: http://127.0.0.1:9000/alerts     # the same, as JSON POSTs
+    operations: ["*"]
+```
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detector.errors import ConfigError
-from detector.status import PROBLEMS, Status, StatusChange
+from detector.opconfig import parse_duration
+from detector.status import PROBLEMS, Status
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_URL = re.compile(r"^https?://\S+$")
+_WINDOW = re.compile(r"^(daily|weekdays|weekends)\s+(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
 class MuteWindow(BaseModel):
-    """A recurring quiet time, e.g. weekdays 22:00-07:00 Europe/Berlin; the days are
-    those on which the window starts, so a window may run past midnight."""
+    """Days and a time range; a range like 22:00-07:00 runs past midnight."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
+    days: Literal["daily", "weekdays", "weekends"]
+    start: int
+    end: int
 
-    days: tuple[Weekday, ...] = WEEKDAYS
-    start: time
-    end: time
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use e.g. Europe/Berlin)") from None
-        return value
-
-    def covers(self, now: float) -> bool:
-        local = datetime.fromtimestamp(now, tz=UTC).astimezone(ZoneInfo(self.timezone))
-        clock, today = local.time(), WEEKDAYS[local.weekday()]
+    def contains(self, weekday: int, minute: int) -> bool:
         if self.start <= self.end:
-            return today in self.days and self.start <= clock < self.end
-        yesterday = WEEKDAYS[(local - timedelta(days=1)).weekday()]
-        return (today in self.days and clock >= self.start) or (
-            yesterday in self.days and clock < self.end
-        )
+            return _day_ok(self.days, weekday) and self.start <= minute < self.end
+        # Past midnight: the evening belongs to today, the early hours to yesterday.
+        if minute >= self.start:
+            return _day_ok(self.days, weekday)
+        return minute < self.end and _day_ok(self.days, (weekday - 1) % 7)
 
 
-class Subscription(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def _day_ok(days: str, weekday: int) -> bool:
+    return days == "daily" or (days == "weekdays") == (weekday < 5)
 
-    name: str = ""
-    recipients: tuple[str, ...] = Field(min_length=1)
+
+class Subscriber(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
+    webhook: str | None = Field(None, pattern=r"^https?://")
+    operations: tuple[str, ...] = ()
     integrations: tuple[str, ...] = ()
-    operations: tuple[str, ...] = ("*",)
-    statuses: frozenset[Status] = PROBLEMS
+    statuses: tuple[Status, ...] = tuple(sorted(PROBLEMS))
+    recovery: bool = True
     mute: tuple[MuteWindow, ...] = ()
 
-    @field_validator("recipients")
+    @field_validator("mute", mode="before")
     @classmethod
-    def _addresses(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not (_EMAIL.match(value) or _URL.match(value)):
-                raise ValueError(f"{value!r} is neither a mail address nor an http(s) URL")
-        return values
+    def _windows(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        return [_window(v) if isinstance(v, str) else v for v in value]
 
-    def matches(self, change: StatusChange) -> bool:
-        if not any(fnmatchcase(change.operation, p) for p in self.operations):
-            return False
-        if not self.integrations:
+    @model_validator(mode="after")
+    def _one_channel(self) -> Subscriber:
+        if (self.email is None) == (self.webhook is None):
+            raise ValueError("give exactly one of email or webhook")
+        if not self.operations and not self.integrations:
+            raise ValueError("give operations or integrations (globs; '*' for everything)")
+        return self
+
+    @property
+    def address(self) -> str:
+        """The recipient key: ``mailto:…`` or the webhook URL."""
+        return f"mailto:{self.email}" if self.email else str(self.webhook)
+
+    def wants(self, operation: str, integration: str | None) -> bool:
+        if any(fnmatch.fnmatchcase(operation, p) for p in self.operations):
             return True
-        return change.integration is not None and any(
-            fnmatchcase(change.integration, p) for p in self.integrations
+        return integration is not None and any(
+            fnmatch.fnmatchcase(integration, p) for p in self.integrations
         )
 
 
-@dataclass(frozen=True)
-class Route:
-    """One recipient of a change; ``firing`` says whether the new status is one the
-    recipient asked to hear about (otherwise it can only resolve an earlier alert)."""
-
-    recipient: str
-    firing: bool
+def _window(text: str) -> dict[str, Any]:
+    match = _WINDOW.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not like 'weekdays 22:00-07:00'")
+    days, h1, m1, h2, m2 = match.groups()
+    return {"days": days, "start": int(h1) * 60 + int(m1), "end": int(h2) * 60 + int(m2)}
 
 
 class Subscriptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subscriptions: tuple[Subscription, ...] = ()
+    timezone: str = "UTC"
+    group_wait: int = 30
+    repeat_interval: int = 4 * 3600
+    subscribers: tuple[Subscriber, ...] = ()
 
-    def route(self, change: StatusChange) -> list[Route]:
-        firing: dict[str, bool] = {}
-        for sub in self.subscriptions:
-            if sub.matches(change):
-                for recipient in sub.recipients:
-                    firing[recipient] = firing.get(recipient, False) or change.status in sub.statuses
-        return [Route(r, f) for r, f in sorted(firing.items())]
+    @field_validator("group_wait", "repeat_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
 
-    def muted(self, recipient: str, now: float) -> bool:
-        return any(
-            window.covers(now)
-            for sub in self.subscriptions
-            if recipient in sub.recipients
-            for window in sub.mute
-        )
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
 
-    def plus(self, subscription: Subscription) -> Subscriptions:
-        return Subscriptions(subscriptions=(*self.subscriptions, subscription))
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
+    def for_change(self, operation: str, integration: str | None) -> list[Subscriber]:
+        return [s for s in self.subscribers if s.wants(operation, integration)]
 
-def _where(loc: list[Any], data: dict[str, Any]) -> str:
-    """``subscriptions[2] (payments-team).statuses[0]`` from a pydantic error location."""
-    if loc[:1] != ["subscriptions"] or len(loc) < 2 or not isinstance(loc[1], int):
-        return ".".join(map(str, loc))
-    entry = f"subscriptions[{loc[1]}]"
-    try:
-        name = data["subscriptions"][loc[1]].get("name")
-    except (AttributeError, IndexError, KeyError, TypeError):
-        name = None
-    if name:
-        entry += f" ({name})"
-    rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[2:])
-    return entry + rest
+    def by_address(self, address: str) -> Subscriber | None:
+        return next((s for s in self.subscribers if s.address == address), None)
 
 
 def parse_subscriptions(data: dict[str, Any], source: str) -> Subscriptions:
-    """Validated subscriptions; a ``ConfigError`` naming the source, entry and field."""
+    """Validated subscriptions; a ``ConfigError`` naming the file, the entry and the field."""
     try:
         return Subscriptions.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            f"{source}: {_where(list(err['loc']), data)}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        ]
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = [str(p) for p in err["loc"]]
+            if loc[:1] == ["subscribers"] and len(loc) > 1:
+                where = f"subscribers[{loc[1]}]" + "".join(f".{p}" for p in loc[2:])
+            else:
+                where = ".".join(loc) or "file"
+            problems.append(f"{source}: {where}: {err['msg']}")
         raise ConfigError("\n".join(problems)) from None
