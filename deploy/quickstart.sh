@@ -19,4 +19,4 @@ trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null; echo "quickstart: work
 echo "quickstart: worker started (pid $worker, log .detector-data/worker.log)"
 echo "quickstart: dashboard http://127.0.0.1:$port/   metrics http://127.0.0.1:$port/metrics"
 echo "quickstart: status changes: .venv/bin/detector watch   (Ctrl-C to stop everything)"
-.venv/bin/detector simulate --live
+.venv/bin/detector simulate
