@@ -115,3 +115,26 @@ async def test_restarted_worker_keeps_baselines_and_publishes_no_duplicate(
     learning = [c for c in after if c.status is Status.LEARNING]
     assert len(learning) == len(OPERATIONS), "a baseline was forgotten and relearned"
     second.stop()
+
+
+async def test_two_workers_sharing_partitions_make_the_same_changes_once(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    from tests.integration.conftest import free_port
+
+    start_worker()
+    start_worker(
+        DETECTOR_WEB_PORT=str(free_port()),
+        DETECTOR_DATA_DIR=worker_env["DETECTOR_DATA_DIR"] + "-2",
+    )
+    await asyncio.sleep(3)  # Let the group settle with both members.
+    records, judged_until = history(int(time.time()))
+    expected = replayed(records)
+    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
+    changes = await wait_for(kafka, worker_env["DETECTOR_STATUS_TOPIC"], set(expected))
+    ids = [c.id for c in changes]
+    assert len(ids) == len(set(ids))
+    assert {c.id for c in changes if c.at.timestamp() <= judged_until} == set(expected)
