@@ -3,8 +3,9 @@
 Changes for one recipient that arrive within ``group_wait`` go out together; a change
 that is undone within the wait (ok -> no_calls -> ok) sends nothing; a problem still
 unresolved after ``repeat_interval`` is told again; nothing goes out in a mute window
-(it waits for the window to end). A change id already delivered is ignored, so the
-at-least-once status stream cannot mail twice. ``now`` is always a parameter.
+(it waits for the window to end). A change id already seen, or a change older than
+what the recipient was told, is ignored, so the at-least-once status stream can neither
+mail twice nor bring back a problem that was already undone. ``now`` is a parameter.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from detector.notify.subscriptions import Subscriber, Subscriptions
 from detector.status import PROBLEMS, Status, StatusChange
 
-DELIVERED_KEPT = 500
+SEEN_KEPT = 500
 
 
 @dataclass(slots=True)
@@ -26,7 +27,7 @@ class RecipientState:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # op -> {base, change}
     group_since: float | None = None
     told: dict[str, dict[str, Any]] = field(default_factory=dict)  # op -> {status, at, change}
-    delivered: list[str] = field(default_factory=list)  # recent change ids told
+    seen: list[str] = field(default_factory=list)  # recent change ids taken
     attempts: int = 0
     retry_at: float | None = None
 
@@ -36,7 +37,7 @@ class RecipientState:
             "pending": self.pending,
             "since": self.group_since,
             "told": self.told,
-            "delivered": self.delivered,
+            "seen": self.seen,
             "attempts": self.attempts,
             "retry_at": self.retry_at,
         }
@@ -48,7 +49,7 @@ class RecipientState:
             raw["pending"],
             raw["since"],
             raw["told"],
-            raw["delivered"],
+            raw["seen"],
             raw["attempts"],
             raw["retry_at"],
         )
@@ -67,15 +68,16 @@ class Notification:
 
 
 def add(state: RecipientState, change: StatusChange, now: float) -> None:
-    """Queue a change for the recipient (a repeated id is ignored)."""
-    pending = state.pending.get(change.operation)
-    if change.id in state.delivered or (pending and pending["change"]["id"] == change.id):
+    """Queue a change for the recipient (a repeated id or an out-of-date change is ignored)."""
+    told = state.told.get(change.operation)
+    if change.id in state.seen or (told and change.at < _at(told["change"])):
         return
+    state.seen = [*state.seen, change.id][-SEEN_KEPT:]
+    pending = state.pending.get(change.operation)
     if pending is None:
-        told = state.told.get(change.operation)
         base = told["status"] if told else (change.previous.value if change.previous else None)
         state.pending[change.operation] = {"base": base, "change": _dump(change)}
-    elif change.at >= StatusChange.model_validate(pending["change"]).at:
+    elif change.at >= _at(pending["change"]):
         pending["change"] = _dump(change)
     if state.group_since is None:
         state.group_since = now
@@ -125,7 +127,6 @@ def sent(state: RecipientState, notification: Notification, now: float) -> None:
         pending = state.pending.get(change.operation)
         if pending is not None and pending["change"]["id"] == change.id:
             del state.pending[change.operation]
-    state.delivered = (state.delivered + notification.change_ids)[-DELIVERED_KEPT:]
     state.attempts, state.retry_at = 0, None
     if not state.pending:
         state.group_since = None
@@ -174,6 +175,10 @@ def _key(
     parts = [recipient, *(c.id for c in changes)]
     parts += [f"{c.id}@{state.told[c.operation]['at']}" for c in reminders]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _at(dumped: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(dumped["at"])
 
 
 def _dump(change: StatusChange) -> dict[str, Any]:
