@@ -19,7 +19,7 @@ from detector.state import OperationState
 from detector.status import PROBLEMS, Status, StatusChange, change_id
 from detector.windows import WindowCounts
 
-LOOKBACK_MINUTES = (1, 5, 15, 60)
+# Error ratios are judged over the newest window and the last 5, 15 and 60 minutes.
 HOLD_WINDOWS = 3
 SILENCE_FLOOR = 4.0  # Below every silence threshold: no need to compute it.
 RECOVER_MINUTES = 5
@@ -38,9 +38,9 @@ class Engine:
         self.config = config
         self.window = window_seconds
         self.keep = max(1, 3600 // window_seconds)
-        self.lookbacks = [(m, max(1, m * 60 // window_seconds)) for m in LOOKBACK_MINUTES]
         self.recover = max(1, RECOVER_MINUTES * 60 // window_seconds)
         self.quarter = max(1, 15 * 60 // window_seconds)
+        self.five = max(1, 5 * 60 // window_seconds)
         self._rules: dict[str, Rule] = {}
 
     def rule(self, operation: str, integration: str | None) -> Rule:
@@ -90,7 +90,7 @@ class Engine:
         if not in_schedule:
             expected = high = 0.0
         calls = counts.calls
-        st.push(calls, counts.errors, expected, high, self.keep, self.quarter)
+        st.push(calls, counts.errors, expected, high, self.keep, self.quarter, self.five)
         st.known = st.known + 1 if days else 0
         if counts.error_codes:
             st.recent_codes.append([end, dict(counts.error_codes)])
@@ -138,7 +138,13 @@ class Engine:
             if found is not None:
                 return found
         if st.hour_sums[1] >= rules.MIN_ERRORS:
-            lookbacks = [(m, *st.last(n)[:2]) for m, n in self.lookbacks]
+            quarter, hour = st.quarter_sums, st.hour_sums
+            lookbacks: list[tuple[int, int, int]] = [
+                (self.window // 60 or 1, st.recent_calls[-1], st.recent_errors[-1]),
+                (5, st.five_sums[0], st.five_sums[1]),
+                (15, int(quarter[0]), int(quarter[1])),
+                (60, int(hour[0]), int(hour[1])),
+            ]
             found = rules.error_spike(lookbacks, st.baseline.error_ratio, rule, learning)
             if found is not None:
                 since = start + self.window - found.observed["minutes"] * 60

@@ -56,9 +56,17 @@ class OperationState:
     # exactly the same floating-point figures as one that never stopped.
     hour_sums: list[float] = field(default_factory=lambda: [0.0] * 4)
     quarter_sums: list[float] = field(default_factory=lambda: [0.0] * 4)
+    five_sums: list[int] = field(default_factory=lambda: [0, 0])  # Calls, errors: 5 windows.
 
     def push(
-        self, calls: int, errors: int, expected: float, high: float, keep: int, quarter: int
+        self,
+        calls: int,
+        errors: int,
+        expected: float,
+        high: float,
+        keep: int,
+        quarter: int,
+        five: int,
     ) -> None:
         # Unrolled over the four rings: this runs once per operation per window.
         rc, re_, rx, rh = (
@@ -81,6 +89,12 @@ class OperationState:
         last[2] += expected
         last[3] += high
         size = len(rc)
+        fives = self.five_sums
+        fives[0] += calls
+        fives[1] += errors
+        if size > five:
+            fives[0] -= rc[-five - 1]
+            fives[1] -= re_[-five - 1]
         if size > quarter:
             i = -quarter - 1
             last[0] -= rc[i]
@@ -129,6 +143,7 @@ class OperationState:
             "codes": self.recent_codes,
             "hs": self.hour_sums,
             "qs": self.quarter_sums,
+            "fs": self.five_sums,
         }
 
     @classmethod
@@ -161,4 +176,5 @@ class OperationState:
             recent_codes=[list(entry) for entry in raw["codes"]],
             hour_sums=list(raw["hs"]),
             quarter_sums=list(raw["qs"]),
+            five_sums=list(raw["fs"]),
         )
