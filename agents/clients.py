@@ -4,6 +4,7 @@ They run outside the Faust worker, as a producer team or an alert consumer would
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from detector.simulate import PROFILES, Incident, generate
 from detector.status import StatusChange
@@ -64,10 +67,25 @@ async def follow_changes(
         await consumer.stop()
 
 
+async def ensure_topic(broker: str, topic: str, partitions: int) -> None:
+    """Create the topic if it is missing (as the worker would), so the first records do
+    not go to a topic auto-created with the broker's defaults."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        # The worker may create it in the meantime: that is fine too.
+        with contextlib.suppress(TopicAlreadyExistsError):
+            if topic not in await admin.list_topics():
+                await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
 async def simulate_live(
     broker: str,
     topic: str,
     *,
+    partitions: int,
     backfill_seconds: int,
     incidents: list[Incident],
     seed: int,
@@ -76,6 +94,7 @@ async def simulate_live(
 ) -> None:
     """Publish simulated traffic: ``backfill_seconds`` of history at once, then each
     minute as it ends (for ``minutes`` minutes, or until interrupted)."""
+    await ensure_topic(broker, topic, partitions)
     now = int(time.time()) // 60 * 60
     sent = await publish(
         broker, topic, generate(PROFILES, incidents, now - backfill_seconds, now, seed=seed)

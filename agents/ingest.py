@@ -24,6 +24,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _LogLimit:
+    """At most one log line per reason per interval: a storm of bad messages must not
+    drown the log (the metric counts every one)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last: dict[str, float] = {}
+
+    def allow(self, reason: str, now: float) -> bool:
+        if now - self.last.get(reason, -self.interval) < self.interval:
+            return False
+        self.last[reason] = now
+        return True
+
+
+_LOG_LIMIT = _LogLimit(10.0)
+
+
 def register(detector: Detector) -> None:
     settings = detector.settings
 
@@ -118,7 +136,16 @@ async def _dead_letter(detector: Detector, invalid: list[tuple[RawRecord, Decode
     topic = detector.settings.calls_topic
     for record, error in invalid:
         detector.metrics.invalid.labels(error.reason).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", topic, record.partition, record.offset, error)
+        if _LOG_LIMIT.allow(error.reason, time.monotonic()):
+            log.warning(
+                "dead-lettered %s[%d]@%d to %s: %s (fix the producer; the message is kept "
+                "there with its reason)",
+                topic,
+                record.partition,
+                record.offset,
+                detector.settings.invalid_topic,
+                error,
+            )
         headers = {
             "x-detector-reason": error.reason.encode(),
             "x-detector-error": error.detail[:1000].encode(),

@@ -132,6 +132,7 @@ def _simulate(args: argparse.Namespace) -> int:
         simulate_live(
             settings.broker,
             settings.calls_topic,
+            partitions=settings.partitions,
             backfill_seconds=int(args.backfill_hours * 3600),
             incidents=_incidents(args.incident, now),
             seed=args.seed,
