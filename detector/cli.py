@@ -21,6 +21,12 @@ per operation, whether it is ok, has some problems, many problems, or no calls.
 Settings come from DETECTOR_* environment variables or a .env file
 (run `detector settings` to list them all)."""
 
+EPILOG = """examples:
+  detector worker                                    run the worker on the local broker
+  detector simulate --incident silence:Pos.Sale:20   publish traffic with a 20-min outage
+  detector watch                                     follow the status changes
+  detector replay events.jsonl --config rules.yaml > changes.jsonl"""
+
 
 def _worker(args: argparse.Namespace) -> int:
     import faust
@@ -152,7 +158,10 @@ def _settings(_args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="detector", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+        prog="detector",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawTextHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     worker = sub.add_parser(
