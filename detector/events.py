@@ -31,6 +31,7 @@ STATUS_ALIASES: dict[str, StatusName] = {
 
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11
+MAX_FUTURE_SECONDS = 300.0
 
 
 def parse_timestamp(value: Any) -> float:
@@ -124,7 +125,9 @@ def decode(raw: bytes | None, fallback_timestamp: float | None = None) -> Operat
     """Bytes -> a validated call, with the Kafka timestamp standing in for a missing one.
 
     Raises ``DecodeError`` whose ``reason`` is one of: ``empty``, ``not_json``,
-    ``not_object``, ``invalid``, ``no_timestamp``.
+    ``not_object``, ``invalid``, ``no_timestamp``, ``future_timestamp`` (event time more
+    than ``MAX_FUTURE_SECONDS`` after the Kafka timestamp: a producer's clock is wrong,
+    and believing it would make every window up to that time look silent).
     """
     if not raw:
         raise DecodeError("empty", "the message has no value")
@@ -142,6 +145,13 @@ def decode(raw: bytes | None, fallback_timestamp: float | None = None) -> Operat
         if fallback_timestamp is None:
             raise DecodeError("no_timestamp", "no timestamp and no message timestamp")
         call = call.model_copy(update={"timestamp": fallback_timestamp})
+    elif (
+        fallback_timestamp is not None and call.timestamp > fallback_timestamp + MAX_FUTURE_SECONDS
+    ):
+        ahead = call.timestamp - fallback_timestamp
+        raise DecodeError(
+            "future_timestamp", f"timestamp is {ahead:.0f} s after the message's Kafka timestamp"
+        )
     return call
 
 

@@ -101,6 +101,17 @@ def test_invalid_messages_name_their_reason(raw: bytes | None, reason: str, ment
     assert mentions in str(info.value)
 
 
+def test_event_time_far_after_the_kafka_timestamp_is_refused() -> None:
+    """A producer with a clock a day ahead must not make every window until then silent."""
+    raw = msg(operation="A", status="ok", timestamp=EPOCH + 86400)
+    with pytest.raises(DecodeError) as info:
+        decode(raw, fallback_timestamp=EPOCH)
+    assert info.value.reason == "future_timestamp"
+    assert (
+        decode(msg(operation="A", status="ok", timestamp=EPOCH + 60), EPOCH).timestamp == EPOCH + 60
+    )
+
+
 def test_iso_round_trip() -> None:
     assert iso(EPOCH) == TS
     assert parse_timestamp(iso(EPOCH)) == EPOCH
