@@ -1,0 +1,234 @@
+"""The notifier worker end to end: status changes on the real broker in, mails to an
+SMTP server in the test process out; grouping, reverts, SMTP outages, permanent
+rejections, and a worker killed and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from detector.status import Status, StatusChange
+from tests.integration.conftest import ROOT, eventually, free_port
+from tests.integration.smtp_server import Inbox, start_smtp
+from tests.unit.notify_helpers import T0, change
+
+pytestmark = pytest.mark.integration
+
+
+class NotifyWorker:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.log: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60.0) -> NotifyWorker:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.notify_worker", "worker"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._pump, args=(self.proc, ready), daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise AssertionError("worker not ready:\n" + "".join(self.log[-40:]))
+        return self
+
+    def _pump(self, proc: subprocess.Popen[str], ready: threading.Event) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.log.append(line)
+            if "Worker]: Ready" in line:
+                ready.set()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def notify_env(kafka: str, unique: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DETECTOR_")}
+    env.update(
+        DETECTOR_BROKER=kafka,
+        DETECTOR_APP_ID=f"notify-{unique}",
+        DETECTOR_STATUS_TOPIC=f"status-{unique}",
+        DETECTOR_DATA_DIR=str(tmp_path / "data"),
+        DETECTOR_NOTIFY_SUBSCRIPTIONS=str(tmp_path / "subscriptions.yaml"),
+        DETECTOR_NOTIFY_SMTP_PORT=str(free_port()),
+        DETECTOR_NOTIFY_SMTP_TIMEOUT="3",
+        DETECTOR_NOTIFY_RETRY_INITIAL="0.5",
+        DETECTOR_NOTIFY_RETRY_MAX="2",
+        DETECTOR_NOTIFY_FLUSH_INTERVAL="0.5",
+        DETECTOR_NOTIFY_LINK_SECRET="test-secret",
+        DETECTOR_NOTIFY_LINK_BASE_URL="http://dash.example",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def write_subscriptions(env: dict[str, str], emails: list[str], group_wait: int = 2) -> None:
+    entries = "".join(f"  - email: {e}\n    operations: ['*']\n" for e in emails)
+    text = f"group_wait: {group_wait}\nsubscribers:\n{entries}"
+    Path(env["DETECTOR_NOTIFY_SUBSCRIPTIONS"]).write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def workers(notify_env: dict[str, str]) -> Iterator[Callable[[], NotifyWorker]]:
+    started: list[NotifyWorker] = []
+
+    def start() -> NotifyWorker:
+        started.append(NotifyWorker(notify_env).start())
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+        print("".join(worker.log[-60:]))
+
+
+@pytest.fixture
+def smtp(notify_env: dict[str, str]) -> Iterator[Callable[..., Inbox]]:
+    controllers: list[Any] = []
+
+    def start(inbox: Inbox | None = None) -> Inbox:
+        box = inbox or Inbox()
+        controllers.append(start_smtp(box, int(notify_env["DETECTOR_NOTIFY_SMTP_PORT"])))
+        return box
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, *changes: StatusChange) -> None:
+    for c in changes:
+        await producer.send(topic, c.model_dump_json().encode(), key=c.operation.encode())
+    await producer.flush()
+
+
+def problem(operation: str, at: float = T0) -> StatusChange:
+    return change(
+        operation, observed={"calls": 40, "errors": 40, "error_codes": {"503": 40}}, at=at
+    )
+
+
+async def test_grouped_mail_with_content_and_no_mail_for_a_revert(
+    notify_env: dict[str, str],
+    workers: Callable[[], NotifyWorker],
+    smtp: Callable[..., Inbox],
+    producer: AIOKafkaProducer,
+) -> None:
+    write_subscriptions(notify_env, ["ops@example.com"])
+    inbox = smtp()
+    workers()
+    topic = notify_env["DETECTOR_STATUS_TOPIC"]
+    reverted = change("D.d", status=Status.NO_CALLS, at=T0)
+    back = change("D.d", previous=Status.NO_CALLS, status=Status.OK, at=T0 + 60)
+    await publish(producer, topic, problem("A.a"), problem("B.b"), reverted, problem("C.c"), back)
+    await eventually(lambda: _count(inbox, 1), within=60)
+    await asyncio.sleep(4)
+    (mail,) = inbox.messages
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for op in ("A.a", "B.b", "C.c"):
+        assert op in text
+        assert f"http://dash.example/operations/{op}/log?from=" in text
+        assert op in html
+    assert "D.d" not in text
+    assert "destination" in text
+    assert "3 integration statuses changed" in mail["Subject"]
+
+
+def _count(inbox: Inbox, n: int) -> None:
+    assert len(inbox.messages) == n
+
+
+async def test_smtp_down_then_up_delivers_each_mail_once(
+    notify_env: dict[str, str],
+    workers: Callable[[], NotifyWorker],
+    smtp: Callable[..., Inbox],
+    producer: AIOKafkaProducer,
+) -> None:
+    emails = [f"team{i}@example.com" for i in range(3)]
+    write_subscriptions(notify_env, emails, group_wait=1)
+    worker = workers()
+    await publish(producer, notify_env["DETECTOR_STATUS_TOPIC"], problem("A.a"))
+    await eventually(lambda: _logged(worker, "retrying in"), within=60)
+    inbox = smtp()
+    await eventually(lambda: _count(inbox, 3), within=60)
+    await asyncio.sleep(5)
+    assert sorted(m["To"] for m in inbox.messages) == emails
+
+
+def _logged(worker: NotifyWorker, words: str) -> None:
+    assert any(words in line for line in worker.log)
+
+
+async def test_a_permanently_rejected_recipient_does_not_stop_the_others(
+    notify_env: dict[str, str],
+    workers: Callable[[], NotifyWorker],
+    smtp: Callable[..., Inbox],
+    producer: AIOKafkaProducer,
+) -> None:
+    write_subscriptions(notify_env, ["gone@example.com", "ops@example.com"], group_wait=1)
+    box = Inbox()
+    box.refuse["gone@example.com"] = "550 5.1.1 no such mailbox"
+    smtp(box)
+    worker = workers()
+    topic = notify_env["DETECTOR_STATUS_TOPIC"]
+    await publish(producer, topic, problem("A.a"))
+    await eventually(lambda: _count(box, 1), within=60)
+    await publish(producer, topic, problem("B.b", at=T0 + 600))
+    await eventually(lambda: _count(box, 2), within=60)
+    assert [m["To"] for m in box.messages] == ["ops@example.com"] * 2
+    rejected = [line for line in worker.log if "given up" in line]
+    assert len(rejected) == 2
+    assert "550" in rejected[0]
+
+
+async def test_killed_and_restarted_worker_neither_loses_nor_duplicates(
+    notify_env: dict[str, str],
+    workers: Callable[[], NotifyWorker],
+    smtp: Callable[..., Inbox],
+    producer: AIOKafkaProducer,
+) -> None:
+    emails = [f"team{i:02}@example.com" for i in range(20)]
+    write_subscriptions(notify_env, emails, group_wait=1)
+    inbox = smtp()
+    worker = workers()
+    topic = notify_env["DETECTOR_STATUS_TOPIC"]
+    await publish(producer, topic, problem("A.a"))
+    await eventually(lambda: _at_least(inbox, 1), within=60)
+    worker.kill()
+    await publish(producer, topic, problem("B.b", at=T0 + 600))
+    workers()
+    await eventually(lambda: _count(inbox, 40), within=90)
+    await asyncio.sleep(5)
+    sent = sorted((m["To"], "B.b" in m["Subject"]) for m in inbox.messages)
+    assert sent == sorted((e, b) for e in emails for b in (False, True))
+
+
+def _at_least(inbox: Inbox, n: int) -> None:
+    assert len(inbox.messages) >= n
