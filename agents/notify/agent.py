@@ -41,6 +41,7 @@ def register(
         webhook=WebhookNotifier(settings.webhook_timeout),
         topic=app.topic(f"{app.conf.id}-notify", partitions=partitions, internal=True),
         table=notifications.declare(app, partitions),
+        flush=app.producer.flush,
     )
 
     @app.agent(status_topic, name="notify-route")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ class Notify:
     webhook: Notifier
     topic: Any
     table: Any
+    # Waits until the table's changelog writes are on the broker (the producer's flush).
+    flush: Callable[[], Awaitable[None]]
 
     def notifier(self, recipient: str) -> Notifier:
         return self.webhook if recipient.startswith(("http://", "https://")) else self.email
@@ -105,6 +108,9 @@ async def deliver(notify: Notify, note: Notification, now: float) -> None:
     else:
         _failed(notify, notifier.channel, state, note, error, now)
     put(notify.table, state.partition, note.recipient, state.to_dict())
+    # Recorded now rather than at the next commit: this await is all that stands
+    # between a sent mail and the record that stops it from being sent again.
+    await notify.flush()
 
 
 def _failed(

@@ -80,7 +80,12 @@ def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Not
         webhook=channel,
         topic=Topic(),
         table=Table(),
+        flush=_nothing,
     )
+
+
+async def _nothing() -> None:
+    """The in-memory table has no producer to wait for."""
 
 
 async def test_forward_once_per_matching_subscriber(
