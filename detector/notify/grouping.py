@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from detector.notify.subscriptions import Subscriber, Subscriptions
 from detector.status import PROBLEMS, Status, StatusChange
@@ -128,8 +129,8 @@ def sent(state: RecipientState, notification: Notification, now: float) -> None:
         if pending is not None and pending["change"]["id"] == change.id:
             del state.pending[change.operation]
     state.attempts, state.retry_at = 0, None
-    if not state.pending:
-        state.group_since = None
+    # What is still pending arrived while this was being sent: it gets its own wait.
+    state.group_since = now if state.pending else None
 
 
 def failed(
@@ -161,7 +162,8 @@ def _relevant(state: RecipientState, subscriber: Subscriber, change: StatusChang
 def _muted(subscriber: Subscriber, subs: Subscriptions, now: float) -> bool:
     if not subscriber.mute:
         return False
-    local = datetime.fromtimestamp(now, tz=UTC).astimezone(subs.zone)
+    zone = ZoneInfo(subscriber.timezone) if subscriber.timezone else subs.zone
+    local = datetime.fromtimestamp(now, tz=UTC).astimezone(zone)
     minute = local.hour * 60 + local.minute
     return any(w.contains(local.weekday(), minute) for w in subscriber.mute)
 

@@ -20,16 +20,35 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from detector.errors import ConfigError
 from detector.opconfig import parse_duration
 from detector.status import PROBLEMS, Status
 
 _WINDOW = re.compile(r"^(daily|weekdays|weekends)\s+(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone") from None
+    return value
+
+
+Zone = Annotated[str, AfterValidator(_known_zone)]
 
 
 class MuteWindow(BaseModel):
@@ -63,6 +82,7 @@ class Subscriber(BaseModel):
     statuses: tuple[Status, ...] = tuple(sorted(PROBLEMS))
     recovery: bool = True
     mute: tuple[MuteWindow, ...] = ()
+    timezone: Zone | None = None  # Of this subscriber's mute windows; default: the file's.
 
     @field_validator("mute", mode="before")
     @classmethod
@@ -103,7 +123,7 @@ def _window(text: str) -> dict[str, Any]:
 class Subscriptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    timezone: str = "UTC"
+    timezone: Zone = "UTC"
     group_wait: int = 30
     repeat_interval: int = 4 * 3600
     subscribers: tuple[Subscriber, ...] = ()
@@ -112,15 +132,6 @@ class Subscriptions(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone") from None
-        return value
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -152,3 +152,24 @@ def test_state_survives_a_round_trip_through_json() -> None:
     restored = RecipientState.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
     assert restored == state
     assert due(restored, T0 + 31) == due(state, T0 + 31)
+
+
+def test_a_change_arriving_while_sending_waits_its_own_group_wait() -> None:
+    state = RecipientState()
+    feed(state, change("A", at=T0))
+    first = due(state, T0 + 30)
+    assert first is not None
+    grouping.add(state, change("B", at=T0 + 31), T0 + 31)  # During the send.
+    grouping.sent(state, first, T0 + 32)
+    assert due(state, T0 + 33) is None
+    later = due(state, T0 + 62)
+    assert later is not None
+    assert [c.operation for c in later.changes] == ["B"]
+
+
+def test_a_subscriber_time_zone_overrides_the_files() -> None:
+    # T0 is 22:13 UTC: inside 22:00-23:00 in UTC, not in Tokyo (07:13 next day).
+    subs = subscriptions(mute=["daily 22:00-23:00"], timezone="Asia/Tokyo")
+    state = RecipientState()
+    grouping.add(state, change(at=T0), T0)
+    assert grouping.due(state, subs.subscribers[0], subs, T0 + 60) is not None
