@@ -90,7 +90,10 @@ def notify_env(kafka: str, unique: str, tmp_path: Path) -> dict[str, str]:
 
 def write_subscriptions(env: dict[str, str], emails: list[str], group_wait: int = 2) -> None:
     entries = "".join(f"  - email: {e}\n    operations: ['*']\n" for e in emails)
-    text = f"group_wait: {group_wait}\nsubscribers:\n{entries}"
+    _write(env, f"group_wait: {group_wait}\nsubscribers:\n{entries}")
+
+
+def _write(env: dict[str, str], text: str) -> None:
     Path(env["DETECTOR_NOTIFY_SUBSCRIPTIONS"]).write_text(text, encoding="utf-8")
 
 
@@ -232,3 +235,40 @@ async def test_killed_and_restarted_worker_neither_loses_nor_duplicates(
 
 def _at_least(inbox: Inbox, n: int) -> None:
     assert len(inbox.messages) >= n
+
+
+async def test_subscriptions_are_reloaded_without_restart(
+    notify_env: dict[str, str],
+    workers: Callable[[], NotifyWorker],
+    smtp: Callable[..., Inbox],
+    producer: AIOKafkaProducer,
+) -> None:
+    notify_env["DETECTOR_NOTIFY_RELOAD_INTERVAL"] = "0.5"
+    write_subscriptions(notify_env, ["before@example.com"], group_wait=1)
+    inbox = smtp()
+    worker = workers()
+    _write(notify_env, "subscribers: [{email: broken}]\n")
+    await eventually(lambda: _logged(worker, "keeping the last good ones"), within=30)
+    write_subscriptions(notify_env, ["after@example.com"], group_wait=1)
+    await eventually(lambda: _logged(worker, "subscriptions reloaded"), within=30)
+    await publish(producer, notify_env["DETECTOR_STATUS_TOPIC"], problem("A.a"))
+    await eventually(lambda: _count(inbox, 1), within=60)
+    assert inbox.messages[0]["To"] == "after@example.com"
+
+
+def test_a_broken_subscriptions_file_stops_the_worker_at_start(
+    notify_env: dict[str, str],
+) -> None:
+    path = Path(notify_env["DETECTOR_NOTIFY_SUBSCRIPTIONS"])
+    path.write_text("subscribers:\n  - {email: a@example.com, statuses: [red]}\n", "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.integration.notify_worker", "worker"],
+        env=notify_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert f"{path}: subscribers[0].statuses.0" in done.stderr
