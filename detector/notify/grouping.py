@@ -103,7 +103,7 @@ def due(
     reminders = [
         StatusChange.model_validate(told["change"])
         for op, told in sorted(state.told.items())
-        if Status(told["status"]) in PROBLEMS
+        if Status(told["status"]) in subscriber.statuses
         and op not in state.pending
         and now - told["at"] >= subs.repeat_interval
     ]
@@ -151,12 +151,15 @@ def failed(
 
 
 def _relevant(state: RecipientState, subscriber: Subscriber, change: StatusChange) -> bool:
+    """A status the subscriber asked for, or any move away from a problem they were told
+    about: otherwise a recipient of only many_problems, told of one, would never hear
+    that it eased to some_problems, and would be reminded of a problem that is gone."""
     if change.status in subscriber.statuses:
         return True
-    if change.status is Status.OK and subscriber.recovery:
-        told = state.told.get(change.operation)
-        return told is not None and Status(told["status"]) in PROBLEMS
-    return False
+    told = state.told.get(change.operation)
+    if told is None or Status(told["status"]) not in PROBLEMS:
+        return False
+    return change.status is not Status.OK or subscriber.recovery
 
 
 def _muted(subscriber: Subscriber, subs: Subscriptions, now: float) -> bool:

@@ -173,3 +173,24 @@ def test_a_subscriber_time_zone_overrides_the_files() -> None:
     state = RecipientState()
     grouping.add(state, change(at=T0), T0)
     assert grouping.due(state, subs.subscribers[0], subs, T0 + 60) is not None
+
+
+def test_a_told_problem_that_eases_is_told_then_not_repeated_then_recovers() -> None:
+    subs = subscriptions(statuses=["many_problems", "no_calls"])
+    sub = subs.subscribers[0]
+    state = RecipientState()
+    steps = [
+        (Status.OK, Status.MANY_PROBLEMS, 0, ["many_problems"]),
+        (Status.MANY_PROBLEMS, Status.SOME_PROBLEMS, 600, ["some_problems"]),
+        (None, None, 6 * 3600, None),  # No reminder of an unsubscribed status.
+        (Status.SOME_PROBLEMS, Status.OK, 7 * 3600, ["ok"]),
+    ]
+    for previous, status, offset, mailed in steps:
+        if status is not None:
+            grouping.add(
+                state, change(previous=previous, status=status, at=T0 + offset), T0 + offset
+            )
+        note = grouping.due(state, sub, subs, T0 + offset + 30)
+        assert ([c.status.value for c in note.changes] if note else None) == mailed
+        if note is not None:
+            grouping.sent(state, note, T0 + offset + 30)
