@@ -11,13 +11,18 @@ from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from agents import evaluate, ingest, web_metrics
 from agents.metrics import PipelineMetrics
+from agents.notify import agent as notify_agent
+from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
+from agents.notify.settings import NotifySettings
 from detector.engine import Engine
+from detector.errors import ConfigError
 from detector.files import read_yaml
 from detector.opconfig import DetectionConfig, parse_detection_config
-from detector.settings import Settings
+from detector.settings import Settings, describe_validation
 from tables import counts, models, summaries
 
 
@@ -50,6 +55,13 @@ def load_detection_config(settings: Settings) -> DetectionConfig:
     if path is None:
         return DetectionConfig()
     return parse_detection_config(read_yaml(path, "detection rules"), str(path))
+
+
+def load_notify_settings() -> NotifySettings:
+    try:
+        return NotifySettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc, NOTIFY_PREFIX)) from None
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Detector:
@@ -110,5 +122,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     ingest.register(detector)
     evaluate.register(detector)
+    notify = load_notify_settings()
+    if notify.subscriptions is not None:
+        notify_agent.register(app, topics.status, notify, registry, settings.partitions)
     web_metrics.register(detector)
     return detector

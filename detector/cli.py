@@ -150,9 +150,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _settings(_args: argparse.Namespace) -> int:
-    for name, field in Settings.model_fields.items():
-        default = "" if field.default is None else field.default
-        print(f"DETECTOR_{name.upper():<28} default {default!s:<24} {field.description}")
+    from agents.notify.settings import NotifySettings
+
+    for prefix, model in (("DETECTOR_", Settings), ("DETECTOR_NOTIFY_", NotifySettings)):
+        for name, field in model.model_fields.items():
+            default = "" if field.default is None else field.default
+            print(f"{prefix}{name.upper():<28} default {default!s:<24} {field.description}")
     return 0
 
 

@@ -34,8 +34,11 @@ def test_bad_values_name_the_variable(
 def test_env_example_lists_every_setting() -> None:
     from pathlib import Path
 
+    from agents.notify.settings import NotifySettings
     from detector.settings import ENV_PREFIX, Settings
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     listed = {line.split("=", 1)[0] for line in text.splitlines() if line.startswith(ENV_PREFIX)}
-    assert listed == {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    expected = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    expected |= {f"{ENV_PREFIX}NOTIFY_{name.upper()}" for name in NotifySettings.model_fields}
+    assert listed == expected
