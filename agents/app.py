@@ -13,7 +13,7 @@ import faust
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from agents import evaluate, ingest, web_metrics
+from agents import evaluate, ingest, oplog, web_metrics
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
@@ -31,6 +31,8 @@ class Topics:
     calls: Any
     invalid: Any
     status: Any
+    log: Any
+    payloads: Any
 
 
 @dataclass
@@ -55,6 +57,18 @@ def load_detection_config(settings: Settings) -> DetectionConfig:
     if path is None:
         return DetectionConfig()
     return parse_detection_config(read_yaml(path, "detection rules"), str(path))
+
+
+def _retained(app: faust.App, settings: Settings, name: str) -> Any:
+    """A log topic whose messages Kafka deletes by time (their event time)."""
+    return app.topic(
+        name,
+        partitions=settings.partitions,
+        internal=True,
+        retention=oplog.topic_configs(settings)[name],
+        deleting=True,
+        config={"message.timestamp.type": "CreateTime"},
+    )
 
 
 def load_notify_settings() -> NotifySettings:
@@ -101,11 +115,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         calls=app.topic(settings.calls_topic, partitions=settings.partitions, internal=True),
         invalid=app.topic(settings.invalid_topic, partitions=settings.partitions, internal=True),
         status=app.topic(settings.status_topic, partitions=settings.partitions, internal=True),
+        log=_retained(app, settings, settings.log_topic),
+        payloads=_retained(app, settings, settings.payload_topic),
     )
 
     @app.task
     async def declare_topics() -> None:
-        for topic in (topics.invalid, topics.status):
+        for topic in (topics.invalid, topics.status, topics.log, topics.payloads):
             await topic.maybe_declare()
 
     detector = Detector(

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from agents import oplog
 from agents.evaluate import advance_operation
 from detector.errors import DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
@@ -53,6 +54,12 @@ def register(detector: Detector) -> None:
             decoded = decode_batch(records)
             await _dead_letter(detector, decoded.invalid)
             await _rekey(detector, decoded.misrouted)
+            await oplog.forward(
+                detector.topics.log,
+                detector.topics.payloads,
+                settings.calls_topic,
+                decoded.failures,
+            )
             await _store(detector, decoded)
             _observe(detector, events, decoded)
             detector.metrics.batch_seconds.observe(time.perf_counter() - started)

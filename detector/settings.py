@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detector.errors import ConfigError
@@ -37,6 +37,22 @@ class Settings(BaseSettings):
         "", description="Dead-letter topic for invalid events; default <calls_topic>.invalid."
     )
     status_topic: str = Field("operation-status", description="Topic of status changes.")
+    log_topic: str = Field(
+        "operation-log", description="Topic of the operation log (failed and retried calls)."
+    )
+    payload_topic: str = Field(
+        "operation-log-payloads", description="Topic of the payloads of logged calls."
+    )
+    log_retention_days: float = Field(30.0, gt=0, description="Days the log metadata is kept.")
+    payload_retention_days: float = Field(7.0, gt=0, description="Days logged payloads are kept.")
+    link_secret: SecretStr | None = Field(
+        None,
+        description="HMAC secret of log links, 16+ characters; default: generated once "
+        "and kept in <data_dir>/link-secret.",
+    )
+    link_ttl_days: float = Field(
+        7.0, gt=0, description="Days a log link from the dashboard stays valid."
+    )
     partitions: int = Field(
         4, ge=1, le=1024, description="Partitions of the topics the worker creates."
     )

@@ -117,6 +117,8 @@ def worker_env(kafka: str, unique: str, tmp_path: Path) -> dict[str, str]:
         DETECTOR_APP_ID=f"test-{unique}",
         DETECTOR_CALLS_TOPIC=f"calls-{unique}",
         DETECTOR_STATUS_TOPIC=f"status-{unique}",
+        DETECTOR_LOG_TOPIC=f"calls-{unique}-log",
+        DETECTOR_PAYLOAD_TOPIC=f"calls-{unique}-payloads",
         DETECTOR_WEB_PORT=str(free_port()),
         DETECTOR_DATA_DIR=str(tmp_path / "data"),
         DETECTOR_LOG_LEVEL="info",

@@ -1,0 +1,96 @@
+"""The operation log: an immutable record of every failed or retried call (and every
+status change), kept in Kafka topics keyed by operation, with payloads in a topic of
+their own so they can expire sooner than the metadata.
+
+Pure: building entries from calls, and filtering and paging what was read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from detector.events import OperationCall
+from detector.status import StatusChange
+
+PAGE_SIZE = 50
+
+
+class LogEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str  # "call" or "status_change"
+    operation: str
+    integration: str | None = None
+    timestamp: float
+    status: str
+    error_code: str | None = None
+    error_message: str | None = None
+    source_record: str | None = None
+    destination_record: str | None = None
+    duration_ms: float | None = None
+    count: int = 1
+    # Filled in by the reader: the payload, or whether it expired.
+    payload: Any = None
+    payload_state: str = "none"  # none | present | expired
+
+
+def entry_id(source: str, partition: int, offset: int) -> str:
+    """Stable per source message: a re-delivered message gives the same entry id."""
+    return hashlib.sha256(f"{source}/{partition}/{offset}".encode()).hexdigest()[:24]
+
+
+def from_call(call: OperationCall, source: str, partition: int, offset: int) -> LogEntry:
+    calls, errors, retries = call.tally()
+    status = "error" if errors else "retrying" if retries else "success"
+    assert call.timestamp is not None
+    return LogEntry(
+        id=call.event_id or entry_id(source, partition, offset),
+        kind="call",
+        operation=call.operation,
+        integration=call.integration,
+        timestamp=call.timestamp,
+        status=status,
+        error_code=call.error_code,
+        error_message=call.error_message,
+        source_record=call.source_record,
+        destination_record=call.destination_record,
+        duration_ms=call.duration_ms,
+        count=calls,
+        payload_state="present" if call.payload is not None else "none",
+    )
+
+
+def from_change(change: StatusChange) -> LogEntry:
+    return LogEntry(
+        id=change.id,
+        kind="status_change",
+        operation=change.operation,
+        integration=change.integration,
+        timestamp=change.at.timestamp(),
+        status=change.status.value,
+        error_message=change.reason,
+    )
+
+
+def page(
+    entries: Iterable[LogEntry],
+    *,
+    statuses: set[str] | None,
+    kinds: set[str] | None,
+    number: int,
+    size: int = PAGE_SIZE,
+) -> tuple[list[LogEntry], int]:
+    """Newest first, filtered; returns one page and the total that matched."""
+    matched = [
+        e
+        for e in entries
+        if (not statuses or e.status in statuses) and (not kinds or e.kind in kinds)
+    ]
+    matched.sort(key=lambda e: (e.timestamp, e.id), reverse=True)
+    start = max(0, number - 1) * size
+    return matched[start : start + size], len(matched)
