@@ -11,13 +11,15 @@ from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from agents import evaluate, ingest, oplog, web_metrics
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
+from agents.secret import link_secret
+from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
 from detector.files import read_yaml
@@ -139,7 +141,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ingest.register(detector)
     evaluate.register(detector)
     notify = load_notify_settings()
+    secret = link_secret(settings.link_secret, notify.link_secret, data_dir=settings.data_dir)
     if notify.subscriptions is not None:
+        notify = notify.model_copy(update={"link_secret": SecretStr(secret.decode())})
         notify_agent.register(app, topics.status, notify, registry, settings.partitions)
+    dashboard = Dashboard(
+        summaries=lambda: detector.summaries.data,
+        read_log=lambda op, start, end: oplog.read_log(settings, op, start, end),
+        secret=secret,
+        ttl_seconds=int(settings.link_ttl_days * 86400),
+    )
+    dashboard.add_routes(app.web.web_app)  # type: ignore[attr-defined]
     web_metrics.register(detector)
     return detector

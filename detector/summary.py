@@ -78,7 +78,10 @@ def refresh(
     summary.error_ratio_now = errors_15 / calls_15 if calls_15 else None
     summary.error_ratio_normal = state.baseline.error_ratio
     summary.calls_last_hour = int(state.hour_sums[0])
-    summary.expected_last_hour = state.hour_sums[2]
+    # Until a whole hour was judged against a learned baseline, there is no expectation.
+    summary.expected_last_hour = (
+        state.hour_sums[2] if state.known >= len(state.recent_calls) else None
+    )
     summary.last_call_at = last_call_at
     summary.updated_at = float(state.last_boundary)
     return summary

@@ -1,0 +1,108 @@
+"""Pages and JSON API of the dashboard (see deploy/openapi.yaml).
+
+The dashboard and its API list every operation from the global summaries table, so any
+worker serves all of them. Logs are behind signed, expiring links: the API returns a
+fresh link per operation, mails carry one per incident, and anything unsigned, altered
+or expired gets 403 with a plain sentence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from detector import links
+from detector.oplog import LogEntry, page
+from detector.summary import OperationSummary
+
+STATIC = Path(__file__).parent / "static"
+LogReader = Callable[[str, float, float], Awaitable[list[LogEntry]]]
+
+
+class Dashboard:
+    def __init__(
+        self,
+        summaries: Callable[[], Mapping[str, Any]],
+        read_log: LogReader,
+        secret: bytes,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.summaries = summaries
+        self.read_log = read_log
+        self.secret = secret
+        self.ttl = ttl_seconds
+        self.clock = clock
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.index)
+        app.router.add_static("/static/", STATIC)
+        app.router.add_get("/api/operations", self.operations)
+        app.router.add_get("/api/operations/{operation}", self.operation)
+        app.router.add_get("/api/operations/{operation}/log", self.log_api)
+        app.router.add_get("/operations/{operation}/log", self.log_page)
+
+    async def index(self, _request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    def _row(self, raw: Mapping[str, Any], now: float) -> dict[str, Any]:
+        summary = OperationSummary.model_validate(raw)
+        link = links.LogLink(
+            summary.operation, int(now) - 86400, int(now) + 3600, int(now) + self.ttl
+        )
+        return {**summary.model_dump(mode="json"), "log_url": links.url("", self.secret, link)}
+
+    async def operations(self, _request: web.Request) -> web.Response:
+        now = self.clock()
+        rows = [self._row(raw, now) for _, raw in sorted(self.summaries().items()) if raw]
+        return web.json_response({"generated_at": now, "operations": rows})
+
+    async def operation(self, request: web.Request) -> web.Response:
+        raw = self.summaries().get(request.match_info["operation"])
+        if not raw:
+            raise web.HTTPNotFound(text="No such operation.")
+        return web.json_response(self._row(raw, self.clock()))
+
+    def _verify(self, request: web.Request) -> links.LogLink:
+        try:
+            return links.verify(
+                self.secret, request.match_info["operation"], dict(request.query), self.clock()
+            )
+        except links.LinkError as exc:
+            raise web.HTTPForbidden(text=str(exc)) from None
+
+    async def log_page(self, request: web.Request) -> web.StreamResponse:
+        self._verify(request)
+        return web.FileResponse(STATIC / "log.html")
+
+    async def log_api(self, request: web.Request) -> web.Response:
+        link = self._verify(request)
+        query = request.query
+        start = max(link.start, _number(query.get("since"), link.start))
+        end = min(link.end, _number(query.get("until"), link.end))
+        statuses = set(query.getall("status", [])) or None
+        kinds = set(query.getall("kind", [])) or None
+        number = max(1, int(_number(query.get("page"), 1)))
+        entries = await self.read_log(link.operation, start, end)
+        found, total = page(entries, statuses=statuses, kinds=kinds, number=number)
+        return web.json_response(
+            {
+                "operation": link.operation,
+                "from": start,
+                "to": end,
+                "page": number,
+                "total": total,
+                "entries": [e.model_dump(mode="json") for e in found],
+            }
+        )
+
+
+def _number(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{text!r} is not a number.") from None
