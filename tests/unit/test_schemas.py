@@ -36,3 +36,15 @@ def test_status_change_schema_matches_the_model() -> None:
     }
     status_enum = properties["status"]["enum"]
     assert set(status_enum) == {s.value for s in Status}
+
+
+def test_openapi_describes_the_models() -> None:
+    import yaml
+
+    from detector.oplog import LogEntry
+    from detector.summary import OperationSummary
+
+    spec = yaml.safe_load((SCHEMAS.parent / "openapi.yaml").read_text())
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["LogEntry"]["properties"]) == set(LogEntry.model_fields)
+    assert set(schemas["OperationRow"]["properties"]) == {*OperationSummary.model_fields, "log_url"}
