@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import faust
-
 from detector.windows import WindowCounts
 from tables import codec
 
@@ -62,10 +60,6 @@ class OperationWindows:
 
 
 def declare(app: Any, partitions: int) -> Any:
-    return app.Table(
-        NAME,
-        default=None,
-        partitions=partitions,
-        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=codec.NAME),
-        help="Per-operation window counts of calls, errors and retries.",
+    return codec.keyed_table(
+        app, NAME, partitions, "Per-operation window counts of calls, errors and retries."
     )

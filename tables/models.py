@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
-
 from tables import codec
 
 NAME = "operation-models"
 
 
 def declare(app: Any, partitions: int) -> Any:
-    return app.Table(
+    return codec.keyed_table(
+        app,
         NAME,
-        default=None,
-        partitions=partitions,
-        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=codec.NAME),
-        help="Per-operation baselines and statuses (detector.engine.OperationState).",
+        partitions,
+        "Per-operation baselines and statuses (detector.engine.OperationState).",
     )

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
-
 from tables import codec
 
 NAME = "notify-recipients"
 
 
 def declare(app: Any, partitions: int) -> Any:
-    return app.Table(
-        NAME,
-        default=None,
-        partitions=partitions,
-        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=codec.NAME),
-        help="Per-recipient pending changes, what was told and when, retries.",
+    return codec.keyed_table(
+        app, NAME, partitions, "Per-recipient pending changes, what was told and when, retries."
     )

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
-
 from tables import codec
 
 NAME = "operation-summaries"
 
 
 def declare(app: Any, partitions: int) -> Any:
-    return app.GlobalTable(
+    return codec.keyed_table(
+        app,
         NAME,
-        default=None,
-        partitions=partitions,
-        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=codec.NAME),
-        help="Per-operation dashboard rows (detector.summary.OperationSummary).",
+        partitions,
+        "Per-operation dashboard rows (detector.summary.OperationSummary).",
+        is_global=True,
     )
