@@ -20,11 +20,13 @@ from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
 from agents.secret import link_secret
 from agents.web.routes import Dashboard
+from detector import links
 from detector.engine import Engine
 from detector.errors import ConfigError
 from detector.files import read_yaml
 from detector.opconfig import DetectionConfig, parse_detection_config
 from detector.settings import Settings, describe_validation
+from detector.status import StatusChange
 from tables import counts, models, summaries
 
 
@@ -51,6 +53,19 @@ class Detector:
     counts: Any
     models: Any
     summaries: Any
+    link_secret: bytes = b""
+
+    def log_url(self, change: StatusChange, now: float) -> str:
+        """The signed link to the log around a change, as mails and the dashboard give it."""
+        link = links.incident_link(
+            self.link_secret,
+            change.operation,
+            change.at.timestamp(),
+            now,
+            int(self.settings.link_ttl_days * 86400),
+            3600,
+        )
+        return links.url(self.settings.public_url, self.link_secret, link)
 
 
 def load_detection_config(settings: Settings) -> DetectionConfig:
@@ -142,6 +157,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     evaluate.register(detector)
     notify = load_notify_settings()
     secret = link_secret(settings.link_secret, notify.link_secret, data_dir=settings.data_dir)
+    detector.link_secret = secret
     if notify.subscriptions is not None:
         notify = notify.model_copy(update={"link_secret": SecretStr(secret.decode())})
         notify_agent.register(app, topics.status, notify, registry, settings.partitions)

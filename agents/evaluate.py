@@ -82,7 +82,8 @@ async def advance_operation(
         return
     detected_at = datetime.fromtimestamp(now, tz=UTC)
     for change in changes:
-        await _publish(detector, change.model_copy(update={"detected_at": detected_at}))
+        stamped = {"detected_at": detected_at, "log_url": detector.log_url(change, now)}
+        await _publish(detector, change.model_copy(update=stamped))
     # Published first, stored second: a crash in between re-publishes the same change
     # ids after the restart, which consumers dedupe; the reverse could lose a change.
     put(detector.models, windows.partition, operation, state.to_dict())

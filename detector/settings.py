@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="HMAC secret of log links, 16+ characters; default: generated once "
         "and kept in <data_dir>/link-secret.",
     )
+    public_url: str = Field(
+        "http://127.0.0.1:6066",
+        pattern=r"^https?://",
+        description="Dashboard address as readers of status changes reach it (log links).",
+    )
     link_ttl_days: float = Field(
         7.0, gt=0, description="Days a log link from the dashboard stays valid."
     )

@@ -54,5 +54,9 @@ class StatusChange(BaseModel):
         default=None, description="Wall clock when the worker decided (null in replay)."
     )
     reason: str = Field(description="Observed vs expected, in words a manager can read.")
+    log_url: str | None = Field(
+        default=None,
+        description="Signed link to the log around the change (null in replay).",
+    )
     observed: dict[str, Any] = Field(default_factory=dict)
     expected: dict[str, Any] = Field(default_factory=dict)

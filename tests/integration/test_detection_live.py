@@ -89,8 +89,12 @@ async def test_live_worker_and_replay_make_the_same_changes(
     assert within == set(expected)
     for change_id, change in expected.items():
         got = live[change_id]
-        assert got.model_dump(exclude={"detected_at"}) == change.model_dump(exclude={"detected_at"})
+        assert got.model_dump(exclude={"detected_at", "log_url"}) == change.model_dump(
+            exclude={"detected_at", "log_url"}
+        )
         assert got.detected_at is not None
+        assert got.log_url is not None
+        assert f"/operations/{got.operation}/log?" in got.log_url
 
 
 async def test_restarted_worker_keeps_baselines_and_publishes_no_duplicate(
