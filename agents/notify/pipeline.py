@@ -132,6 +132,7 @@ def _failed(
 
 
 def _count_sent(notify: Notify, channel: str, note: Notification, sent_at: float) -> None:
+    log.info("notify %s: sent %s (%s)", _who(note), note.key, ", ".join(note.change_ids))
     notify.metrics.sent.labels(channel).inc()
     for change in note.changes:
         started = (change.detected_at or change.at).timestamp()

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -211,26 +212,44 @@ async def test_a_permanently_rejected_recipient_does_not_stop_the_others(
     assert "550" in rejected[0]
 
 
-async def test_killed_and_restarted_worker_neither_loses_nor_duplicates(
+async def test_killed_mid_batch_and_restarted_loses_nothing_and_repeats_only_the_open_mail(
     notify_env: dict[str, str],
     workers: Callable[[], NotifyWorker],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
+    """SMTP cannot be exactly-once: a mail the server accepted while the worker died,
+    before the worker read the 250, is sent again after the restart (merged with what
+    arrived meanwhile, so not always under the same Message-ID). This server takes one
+    mail at a time, so at most one can be in that state; nothing else may repeat."""
     emails = [f"team{i:02}@example.com" for i in range(20)]
     write_subscriptions(notify_env, emails, group_wait=1)
-    inbox = smtp()
+    inbox = smtp(Inbox(delay=0.05))
     worker = workers()
     topic = notify_env["DETECTOR_STATUS_TOPIC"]
     await publish(producer, topic, problem("A.a"))
-    await eventually(lambda: _at_least(inbox, 1), within=60)
+    await eventually(lambda: _at_least(inbox, 3), within=60)
     worker.kill()
+    assert len(inbox.messages) < len(emails), "the kill came too late to be mid-batch"
     await publish(producer, topic, problem("B.b", at=T0 + 600))
     workers()
-    await eventually(lambda: _count(inbox, 40), within=90)
+    expected = sorted((e, op) for e in emails for op in ("A.a", "B.b"))
+    await eventually(lambda: _told_once_each(inbox, expected), within=90)
     await asyncio.sleep(5)
-    sent = sorted((m["To"], "B.b" in m["Subject"]) for m in inbox.messages)
-    assert sent == sorted((e, b) for e in emails for b in (False, True))
+    _told_once_each(inbox, expected)
+
+
+def _told_once_each(inbox: Inbox, expected: list[tuple[str, str]]) -> None:
+    """Every (recipient, operation) mailed (A.a and B.b may share a mail, when both were
+    waiting at the restart), and only the one mail open at the kill may come twice."""
+    told: Counter[tuple[str, str]] = Counter()
+    for m in inbox.messages:
+        text = m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        told.update((m["To"], op) for op in ("A.a", "B.b") if f"Operation: {op}" in text)
+    assert sorted(told) == expected
+    repeated = [pair for pair, n in told.items() if n > 1]
+    assert len(repeated) <= 1
+    assert max(told.values()) <= 2
 
 
 def _at_least(inbox: Inbox, n: int) -> None:
