@@ -159,7 +159,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     secret = link_secret(settings.link_secret, notify.link_secret, data_dir=settings.data_dir)
     detector.link_secret = secret
     if notify.subscriptions is not None:
-        notify = notify.model_copy(update={"link_secret": SecretStr(secret.decode())})
+        shared: dict[str, Any] = {"link_secret": SecretStr(secret.decode())}
+        if "link_base_url" not in notify.model_fields_set:
+            shared["link_base_url"] = settings.public_url  # One dashboard address to set.
+        notify = notify.model_copy(update=shared)
         notify_agent.register(app, topics.status, notify, registry, settings.partitions)
     dashboard = Dashboard(
         summaries=lambda: detector.summaries.data,
