@@ -212,10 +212,10 @@ class Engine:
         return None if recovered is None else self._enter(st, operation, recovered, end)
 
     def _hold(self, st: OperationState, current: Status, finding: Finding) -> bool:
-        """Hold a partial-errors finding for a few windows while the newest window looks
-        like everything is failing: the evidence for ``many_problems`` is usually a
-        minute or two away, and one right status beats a wrong one followed by a fix."""
-        calls, errors = st.recent_calls[-1], st.recent_errors[-1]
+        """Hold a partial-errors finding for a few windows while the newest windows (the
+        last three) look like everything is failing: the evidence for ``many_problems`` is
+        usually a minute or two away, and one right status beats a wrong one then a fix."""
+        calls, errors = sum(st.recent_calls[-3:]), sum(st.recent_errors[-3:])
         severe = calls > 0 and errors / calls >= rules.severe_ratio(st.baseline.error_ratio)
         some = current is Status.OK and finding.status is Status.SOME_PROBLEMS
         if some and severe and st.held < HOLD_WINDOWS:
