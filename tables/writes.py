@@ -16,7 +16,3 @@ def put(table: Any, partition: int, key: str, value: Any) -> None:
     table.data[key] = value
     table.send_changelog(partition, key, value)
 
-
-def delete(table: Any, partition: int, key: str) -> None:
-    table.data.pop(key, None)
-    table.send_changelog(partition, key, None, value_serializer="raw")
