@@ -140,11 +140,6 @@ class Baseline:
     def error_ratio(self) -> float:
         return (self.error_errors + PRIOR_ERRORS) / (self.error_calls + PRIOR_CALLS)
 
-    @property
-    def error_evidence(self) -> float:
-        """Calls behind the learned ratio (decayed)."""
-        return self.error_calls
-
     # Storage ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
