@@ -7,7 +7,7 @@ Decoding never raises for bad input: it returns a ``DecodeError`` with a bounded
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -163,7 +163,3 @@ def _describe(exc: ValidationError) -> str:
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
 
-
-def iso(ts: float) -> str:
-    """Epoch seconds -> RFC 3339 UTC text, as used in every output of this project."""
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from detector.errors import DecodeError
-from detector.events import decode, iso, parse_timestamp
+from detector.events import decode
 
 TS = "2026-03-03T10:15:00Z"
 EPOCH = 1772532900.0  # TS in epoch seconds
@@ -111,7 +111,3 @@ def test_event_time_far_after_the_kafka_timestamp_is_refused() -> None:
         decode(msg(operation="A", status="ok", timestamp=EPOCH + 60), EPOCH).timestamp == EPOCH + 60
     )
 
-
-def test_iso_round_trip() -> None:
-    assert iso(EPOCH) == TS
-    assert parse_timestamp(iso(EPOCH)) == EPOCH
