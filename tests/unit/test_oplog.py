@@ -1,0 +1,93 @@
+"""The pure operation log: entries built from calls and changes, filtered and paged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from detector.events import OperationCall
+from detector.oplog import LogEntry, from_call, from_change, page
+from detector.status import Status, StatusChange
+
+T0 = 1_800_000_000.0
+
+
+def _call(**fields: object) -> OperationCall:
+    base: dict[str, object] = {"operation": "orders.sync", "timestamp": T0, "status": "error"}
+    return OperationCall.model_validate({**base, **fields})
+
+
+def test_a_failed_call_keeps_its_records_error_and_event_id() -> None:
+    call = _call(
+        event_id="ev-1",
+        source_record=42,
+        destination_record="D-7",
+        error_code=500,
+        error_message="timeout",
+        payload={"a": 1},
+    )
+    entry = from_call(call, "operation-calls", 0, 10)
+    assert (entry.id, entry.kind, entry.status) == ("ev-1", "call", "error")
+    assert (entry.source_record, entry.destination_record) == ("42", "D-7")
+    assert (entry.error_code, entry.error_message) == ("500", "timeout")
+    assert entry.payload_state == "present"
+    assert entry.payload is None
+
+
+def test_without_event_id_the_id_is_stable_per_message_and_distinct_across_messages() -> None:
+    first = from_call(_call(), "operation-calls", 0, 10)
+    assert first.id == from_call(_call(), "operation-calls", 0, 10).id
+    assert first.id != from_call(_call(), "operation-calls", 0, 11).id
+    assert first.id != from_call(_call(), "operation-calls", 1, 10).id
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "count"),
+    [
+        ({"status": "retrying"}, "retrying", 1),
+        ({"count": 5, "errors": 2, "status": None}, "error", 5),
+        ({"count": 3, "status": "retrying"}, "retrying", 3),
+    ],
+)
+def test_status_and_count_follow_the_call(
+    fields: dict[str, object], status: str, count: int
+) -> None:
+    entry = from_call(_call(**fields), "operation-calls", 0, 1)
+    assert (entry.status, entry.count, entry.payload_state) == (status, count, "none")
+
+
+def test_a_status_change_becomes_an_entry_with_its_reason() -> None:
+    change = StatusChange(
+        id="chg-1",
+        operation="orders.sync",
+        previous=Status.OK,
+        status=Status.MANY_PROBLEMS,
+        at=datetime.fromtimestamp(T0, UTC),
+        reason="9 of 10 calls failed",
+    )
+    entry = from_change(change)
+    assert (entry.id, entry.kind, entry.timestamp) == ("chg-1", "status_change", T0)
+    assert (entry.status, entry.error_message) == (
+        Status.MANY_PROBLEMS.value,
+        "9 of 10 calls failed",
+    )
+
+
+def _entry(n: int, status: str = "error", kind: str = "call") -> LogEntry:
+    return LogEntry(id=f"e{n}", kind=kind, operation="o", timestamp=T0 + n, status=status)
+
+
+def test_pages_are_newest_first_and_cover_every_entry_once() -> None:
+    entries = [_entry(n) for n in range(7)]
+    pages = [page(entries, statuses=None, kinds=None, number=k, size=3) for k in (1, 2, 3)]
+    assert [total for _, total in pages] == [7, 7, 7]
+    ids = [e.id for found, _ in pages for e in found]
+    assert ids == [f"e{n}" for n in range(6, -1, -1)]
+
+
+def test_filters_by_status_and_kind() -> None:
+    entries = [_entry(0), _entry(1, "retrying"), _entry(2, "ok", "status_change")]
+    found, total = page(entries, statuses={"retrying", "ok"}, kinds={"call"}, number=1)
+    assert total == 1
+    assert [e.id for e in found] == ["e1"]
