@@ -83,7 +83,9 @@ class Dashboard:
         link = self._verify(request)
         query = request.query
         start = max(link.start, _number(query.get("since"), link.start))
-        end = min(link.end, _number(query.get("until"), link.end))
+        # Never past now: the client pins `until` to the `to` it was first served, so
+        # entries arriving later do not shift the pages being read.
+        end = min(link.end, _number(query.get("until"), link.end), self.clock())
         statuses = set(query.getall("status", [])) or None
         kinds = set(query.getall("kind", [])) or None
         number = max(1, int(_number(query.get("page"), 1)))

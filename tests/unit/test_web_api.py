@@ -112,7 +112,7 @@ async def test_log_is_newest_first_filtered_and_paged(client: Client) -> None:
     ],
 )
 async def test_forged_tampered_or_foreign_links_get_403(
-    client: TestClient,
+    client: Client,
     path_operation: str,
     change: dict[str, str | None],
 ) -> None:
@@ -154,3 +154,14 @@ async def test_pages_never_insert_event_text_as_html() -> None:
         text = (STATIC / script).read_text()
         assert "innerHTML" not in text
         assert "textContent" in text
+
+
+async def test_the_served_range_ends_at_now_so_pages_stay_put(client: Client) -> None:
+    # The link reaches an hour past now; what is served stops at now, and that end is
+    # what the page passes back as ``until`` while paging.
+    params = signed("Website.Subscribe", end=NOW + 3600)
+    body = await (await client.get("/api/operations/Website.Subscribe/log", params=params)).json()
+    assert body["to"] == NOW
+    pinned = {**params, "until": str(body["to"] - 60), "page": "3"}
+    third = await (await client.get("/api/operations/Website.Subscribe/log", params=pinned)).json()
+    assert (third["total"], len(third["entries"])) == (119, 19)

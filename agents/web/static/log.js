@@ -4,6 +4,8 @@
 const params = new URLSearchParams(location.search);
 const operation = decodeURIComponent(location.pathname.split("/")[2]);
 let pageNumber = 1;
+// The range end first served; paging within it is stable while new entries arrive.
+let pinnedUntil = null;
 
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
@@ -20,7 +22,7 @@ async function load() {
   const since = fromInput(document.getElementById("since").value);
   const until = fromInput(document.getElementById("until").value);
   if (since) query.set("since", since);
-  if (until) query.set("until", until);
+  if (until || pinnedUntil !== null) query.set("until", until || pinnedUntil);
   const status = document.getElementById("status").value;
   const kind = document.getElementById("kind").value;
   if (status) query.set("status", status);
@@ -29,6 +31,7 @@ async function load() {
   const response = await fetch(`/api/operations/${encodeURIComponent(operation)}/log?${query}`);
   if (!response.ok) { document.getElementById("range").textContent = await response.text(); return; }
   const data = await response.json();
+  if (pinnedUntil === null) pinnedUntil = data.to;
   const body = document.querySelector("#log tbody");
   body.replaceChildren();
   for (const e of data.entries) {
@@ -59,7 +62,7 @@ document.getElementById("range").textContent = "Link valid until " +
 document.getElementById("since").value = toInput(Number(params.get("from")));
 document.getElementById("until").value = toInput(Number(params.get("to")));
 for (const id of ["since", "until", "status", "kind"]) {
-  document.getElementById(id).addEventListener("change", () => { pageNumber = 1; load(); });
+  document.getElementById(id).addEventListener("change", () => { pageNumber = 1; pinnedUntil = null; load(); });
 }
 document.getElementById("newer").addEventListener("click", () => { pageNumber -= 1; load(); });
 document.getElementById("older").addEventListener("click", () => { pageNumber += 1; load(); });
