@@ -9,6 +9,7 @@ status topic), from the range start to its end. Entries are never changed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from detector.events import OperationCall
 from detector.ingest import RawRecord
-from detector.oplog import LogEntry, from_call, from_change
+from detector.oplog import LogEntry, from_call, from_change, with_payload
 from detector.settings import Settings
 from detector.status import StatusChange
 
@@ -50,7 +51,9 @@ async def forward(
             await payload_topic.send(key=key, value=body, timestamp=stamp)
 
 
-async def read_log(settings: Settings, operation: str, start: float, end: float) -> list[LogEntry]:
+async def read_log(
+    settings: Settings, operation: str, start: float, end: float, now: float | None = None
+) -> list[LogEntry]:
     """Every entry of ``operation`` with event time in [start, end], payloads joined."""
     key = operation.encode()
     counts = await _partition_counts(
@@ -69,15 +72,8 @@ async def read_log(settings: Settings, operation: str, start: float, end: float)
     async for value in _read(settings, settings.payload_topic, counts, key, start, end):
         record = orjson.loads(value)
         payloads[record["id"]] = record["payload"]
-    return [_with_payload(e, payloads) for e in entries]
-
-
-def _with_payload(entry: LogEntry, payloads: dict[str, Any]) -> LogEntry:
-    if entry.payload_state != "present":
-        return entry
-    if entry.id in payloads:
-        return entry.model_copy(update={"payload": payloads[entry.id]})
-    return entry.model_copy(update={"payload_state": "expired"})
+    expired_before = (time.time() if now is None else now) - settings.payload_retention_days * 86400
+    return [with_payload(e, payloads, expired_before) for e in entries]
 
 
 async def _partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:

@@ -36,7 +36,7 @@ class LogEntry(BaseModel):
     count: int = 1
     # Filled in by the reader: the payload, or whether it expired.
     payload: Any = None
-    payload_state: str = "none"  # none | present | expired
+    payload_state: str = "none"  # none | present | expired | unavailable
 
 
 def entry_id(source: str, partition: int, offset: int) -> str:
@@ -63,6 +63,20 @@ def from_call(call: OperationCall, source: str, partition: int, offset: int) -> 
         count=calls,
         payload_state="present" if call.payload is not None else "none",
     )
+
+
+def with_payload(entry: LogEntry, payloads: dict[str, Any], expired_before: float) -> LogEntry:
+    """Join the entry's payload; a missing one is ``expired`` only if retention explains it.
+
+    A payload absent although the entry is younger than the payload retention was lost or
+    is not written yet: saying "expired" then would hide a fault, so it is ``unavailable``.
+    """
+    if entry.payload_state != "present":
+        return entry
+    if entry.id in payloads:
+        return entry.model_copy(update={"payload": payloads[entry.id]})
+    state = "expired" if entry.timestamp < expired_before else "unavailable"
+    return entry.model_copy(update={"payload_state": state})
 
 
 def from_change(change: StatusChange) -> LogEntry:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from detector.events import OperationCall
-from detector.oplog import LogEntry, from_call, from_change, page
+from detector.oplog import LogEntry, from_call, from_change, page, with_payload
 from detector.status import Status, StatusChange
 
 T0 = 1_800_000_000.0
@@ -91,3 +91,23 @@ def test_filters_by_status_and_kind() -> None:
     found, total = page(entries, statuses={"retrying", "ok"}, kinds={"call"}, number=1)
     assert total == 1
     assert [e.id for e in found] == ["e1"]
+
+
+@pytest.mark.parametrize(
+    ("payloads", "expired_before", "state", "payload"),
+    [
+        ({"e5": {"a": 1}}, T0, "present", {"a": 1}),
+        ({}, T0 + 6, "expired", None),
+        ({}, T0 + 5, "unavailable", None),
+    ],
+)
+def test_a_missing_payload_is_expired_only_past_the_retention(
+    payloads: dict[str, object], expired_before: float, state: str, payload: object
+) -> None:
+    entry = _entry(5).model_copy(update={"payload_state": "present"})
+    joined = with_payload(entry, payloads, expired_before)
+    assert (joined.payload_state, joined.payload) == (state, payload)
+
+
+def test_an_entry_that_never_had_a_payload_stays_without_one() -> None:
+    assert with_payload(_entry(5), {"e5": {"a": 1}}, T0).payload_state == "none"

@@ -46,6 +46,7 @@ async function load() {
     const payload = el("td");
     if (e.payload_state === "present") payload.appendChild(el("pre", {}, JSON.stringify(e.payload, null, 2)));
     else if (e.payload_state === "expired") payload.appendChild(el("span", { class: "muted" }, "payload expired"));
+    else if (e.payload_state === "unavailable") payload.appendChild(el("span", { class: "muted" }, "payload not available"));
     tr.appendChild(payload);
     body.appendChild(tr);
   }
