@@ -45,9 +45,11 @@ def entry_id(source: str, partition: int, offset: int) -> str:
 
 
 def from_call(call: OperationCall, source: str, partition: int, offset: int) -> LogEntry:
+    """The entry for one decoded call; ``decode`` has given every call its timestamp."""
+    if call.timestamp is None:
+        raise ValueError("log only decoded calls: this one has no timestamp")
     calls, errors, retries = call.tally()
     status = "error" if errors else "retrying" if retries else "success"
-    assert call.timestamp is not None
     return LogEntry(
         id=call.event_id or entry_id(source, partition, offset),
         kind="call",
