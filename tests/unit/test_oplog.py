@@ -111,3 +111,9 @@ def test_a_missing_payload_is_expired_only_past_the_retention(
 
 def test_an_entry_that_never_had_a_payload_stays_without_one() -> None:
     assert with_payload(_entry(5), {"e5": {"a": 1}}, T0).payload_state == "none"
+
+
+def test_an_undecoded_call_without_timestamp_is_refused() -> None:
+    call = OperationCall.model_validate({"operation": "orders.sync", "status": "error"})
+    with pytest.raises(ValueError, match="no timestamp"):
+        from_call(call, "operation-calls", 0, 1)
