@@ -6,7 +6,6 @@ and nothing is configured at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -14,58 +13,19 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
 from agents import evaluate, ingest, oplog, web_metrics
+from agents.context import Detector, Topics
+from agents.files import read_yaml
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
 from agents.secret import link_secret
+from agents.settings import Settings, describe_validation
 from agents.web.routes import Dashboard
-from detector import links
 from detector.engine import Engine
 from detector.errors import ConfigError
-from detector.files import read_yaml
 from detector.opconfig import DetectionConfig, parse_detection_config
-from detector.settings import Settings, describe_validation
-from detector.status import StatusChange
 from tables import counts, models, summaries
-
-
-@dataclass
-class Topics:
-    calls: Any
-    invalid: Any
-    status: Any
-    log: Any
-    payloads: Any
-
-
-@dataclass
-class Detector:
-    """Everything the agents share; passed explicitly instead of imported globals."""
-
-    app: faust.App
-    settings: Settings
-    registry: CollectorRegistry
-    metrics: PipelineMetrics
-    topics: Topics
-    detection: DetectionConfig
-    engine: Engine
-    counts: Any
-    models: Any
-    summaries: Any
-    link_secret: bytes = b""
-
-    def log_url(self, change: StatusChange, now: float) -> str:
-        """The signed link to the log around a change, as mails and the dashboard give it."""
-        link = links.incident_link(
-            self.link_secret,
-            change.operation,
-            change.at.timestamp(),
-            now,
-            int(self.settings.link_ttl_days * 86400),
-            3600,
-        )
-        return links.url(self.settings.public_url, self.link_secret, link)
 
 
 def load_detection_config(settings: Settings) -> DetectionConfig:

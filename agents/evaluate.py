@@ -24,13 +24,18 @@ from tables.counts import OperationWindows
 from tables.writes import put
 
 if TYPE_CHECKING:
-    from agents.app import Detector
+    from agents.context import Detector
 
 log = logging.getLogger(__name__)
 
 
 def register(detector: Detector) -> None:
     catch_up = CatchUp(settle=detector.settings.evaluation_interval)
+
+    async def judge(operation: str, windows: OperationWindows, until: int, now: float) -> None:
+        await advance_operation(detector, operation, windows, until, now)
+
+    detector.judge = judge
 
     @detector.app.timer(detector.settings.evaluation_interval, name="evaluate")
     async def evaluate() -> None:

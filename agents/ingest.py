@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from agents import oplog
-from agents.evaluate import advance_operation
 from detector.errors import DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
 from detector.windows import WindowCounts, aggregate, window_start
@@ -20,7 +19,7 @@ from tables.counts import OperationWindows
 from tables.writes import put
 
 if TYPE_CHECKING:
-    from agents.app import Detector
+    from agents.context import Detector
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ async def _store(detector: Detector, decoded: DecodedBatch) -> None:
         until = window_start(
             watermarks[state.partition] - settings.grace_seconds, settings.window_seconds
         )
-        await advance_operation(detector, operation, state, until, time.time())
+        await detector.judge(operation, state, until, time.time())
         state.expire(settings.window_retention_seconds)
         put(detector.counts, state.partition, operation, state.to_value())
         _count(detector, operation, state.integration, windows)

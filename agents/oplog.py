@@ -19,10 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
+from agents.settings import Settings
 from detector.events import OperationCall
 from detector.ingest import RawRecord
 from detector.oplog import LogEntry, from_call, from_change, with_payload
-from detector.settings import Settings
 from detector.status import StatusChange
 
 SLACK_MS = 600_000  # Entries of a partition are in time order give or take this.

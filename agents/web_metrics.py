@@ -16,7 +16,7 @@ from detector.summary import OperationSummary
 from tables.counts import OperationWindows
 
 if TYPE_CHECKING:
-    from agents.app import Detector
+    from agents.context import Detector
 
 _LABELS = ["operation", "integration"]
 

@@ -103,7 +103,7 @@ def worker_rate(broker: str, topic: str, events: int, port: int) -> float:
         "DETECTOR_LOG_LEVEL": "warn",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "detector.cli", "worker", "--quiet"],
+        [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

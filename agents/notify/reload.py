@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from agents.files import read_yaml
 from detector.errors import ConfigError
-from detector.files import read_yaml
 from detector.notify.subscriptions import Subscriber, Subscriptions, parse_subscriptions
 
 log = logging.getLogger(__name__)

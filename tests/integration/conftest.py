@@ -73,7 +73,7 @@ class WorkerProcess:
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "detector.cli", "worker", "--quiet"],
+            [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,

@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from agents.oplog import read_log
+from agents.settings import load_settings
 from detector.oplog import page
-from detector.settings import load_settings
 from tests.integration.conftest import WorkerProcess
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.oplog import read_log
+from agents.settings import load_settings
 from detector.oplog import LogEntry
-from detector.settings import load_settings
 from detector.status import Status, StatusChange
 
 pytestmark = pytest.mark.integration

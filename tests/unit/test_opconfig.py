@@ -63,7 +63,7 @@ def test_errors_name_the_file_rule_and_field(data: dict[str, object], mentions: 
 def test_the_example_file_is_valid() -> None:
     from pathlib import Path
 
-    from detector.files import read_yaml
+    from agents.files import read_yaml
 
     path = Path(__file__).resolve().parents[2] / "deploy" / "detection.example.yaml"
     config = parse_detection_config(read_yaml(path, "detection rules"), str(path))

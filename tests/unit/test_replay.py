@@ -71,7 +71,7 @@ def test_out_of_order_events_are_counted_as_late() -> None:
 
 def detector_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "detector.cli", *args],
+        [sys.executable, "-m", "agents.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from agents.settings import load_settings
 from detector.errors import ConfigError
-from detector.settings import load_settings
 
 
 def test_defaults_derive_the_invalid_topic(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +35,7 @@ def test_env_example_lists_every_setting() -> None:
     from pathlib import Path
 
     from agents.notify.settings import NotifySettings
-    from detector.settings import ENV_PREFIX, Settings
+    from agents.settings import ENV_PREFIX, Settings
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     listed = {line.split("=", 1)[0] for line in text.splitlines() if line.startswith(ENV_PREFIX)}

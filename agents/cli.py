@@ -1,4 +1,5 @@
-"""The ``detector`` command: run the worker, publish simulated traffic, replay a file."""
+"""The ``detector`` command (the shell's entry point): run the worker, publish simulated
+traffic, replay a file, follow status changes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import get_args
 
+from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
-from detector.settings import Settings, load_settings
 from detector.simulate import Incident, Kind
 
 KINDS = get_args(Kind)
@@ -82,7 +83,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from agents.app import load_detection_config
-    from detector.commands import run_replay
+    from agents.commands import run_replay
 
     settings = load_settings(**({"detection_config": args.config} if args.config else {}))
     config = load_detection_config(settings)
@@ -117,7 +118,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     now = int(time.time()) // 60 * 60
     if args.to_file:
-        from detector.commands import write_simulation
+        from agents.commands import write_simulation
 
         start = now - args.days * 86400 if args.start is None else args.start
         start = start - start % 86400

@@ -1,0 +1,69 @@
+"""The worker's shared objects, in one place the agents depend on.
+
+``agents/app.py`` builds a ``Detector`` and hands it to each agent's ``register``; the
+agents import this module, never the app, so the arrows point one way. Ingest reaches
+evaluation through ``judge`` (set by the evaluator), not by importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from agents.metrics import PipelineMetrics
+from agents.settings import Settings
+from detector import links
+from detector.engine import Engine
+from detector.opconfig import DetectionConfig
+from detector.status import StatusChange
+from tables.counts import OperationWindows
+
+Judge = Callable[[str, OperationWindows, int, float], Awaitable[None]]
+"""Judge an operation's windows up to a boundary (operation, windows, until, now)."""
+
+
+async def _not_registered(*_: Any) -> None:
+    raise RuntimeError("the evaluator is not registered: call agents.evaluate.register first")
+
+
+@dataclass
+class Topics:
+    calls: Any
+    invalid: Any
+    status: Any
+    log: Any
+    payloads: Any
+
+
+@dataclass
+class Detector:
+    """Everything the agents share; passed explicitly instead of imported globals."""
+
+    app: faust.App
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    topics: Topics
+    detection: DetectionConfig
+    engine: Engine
+    counts: Any
+    models: Any
+    summaries: Any
+    link_secret: bytes = b""
+    judge: Judge = _not_registered
+
+    def log_url(self, change: StatusChange, now: float) -> str:
+        """The signed link to the log around a change, as mails and the dashboard give it."""
+        link = links.incident_link(
+            self.link_secret,
+            change.operation,
+            change.at.timestamp(),
+            now,
+            int(self.settings.link_ttl_days * 86400),
+            3600,
+        )
+        return links.url(self.settings.public_url, self.link_secret, link)
