@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detector.errors import ConfigError
+from detector.timerange import TimeRange
 
 # p-value below which a rule fires, per sensitivity (see DETECTION.md on the budget).
 P_VALUES = {"low": 1e-6, "normal": 1e-4, "high": 1e-3}
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SCHEDULE = re.compile(r"^(daily|weekdays|weekends)\s+(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
 
 def parse_duration(text: str) -> int:
@@ -37,18 +37,6 @@ def parse_duration(text: str) -> int:
     if not match:
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 4h or 1d")
     return int(match.group(1)) * _UNITS[match.group(2)]
-
-
-class Schedule(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    days: Literal["daily", "weekdays", "weekends"]
-    start_minute: int
-    end_minute: int
-
-    def contains(self, weekday: int, minute_of_day: int) -> bool:
-        if (self.days == "weekdays" and weekday >= 5) or (self.days == "weekends" and weekday < 5):
-            return False
-        return self.start_minute <= minute_of_day < self.end_minute
 
 
 class Rule(BaseModel):
@@ -60,29 +48,12 @@ class Rule(BaseModel):
     min_volume: int = Field(5, ge=1, description="Fewest calls an error ratio is judged on.")
     mute: bool = False
     expect_every: int | None = Field(None, description="Longest normal gap between calls.")
-    schedule: Schedule | None = None
+    schedule: TimeRange | None = None
 
     @field_validator("expect_every", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value
-
-    @field_validator("schedule", mode="before")
-    @classmethod
-    def _schedule(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        match = _SCHEDULE.match(value.strip())
-        if not match:
-            raise ValueError(
-                f"{value!r} is not like 'weekdays 09:00-18:00' (daily|weekdays|weekends)"
-            )
-        days, h1, m1, h2, m2 = match.groups()
-        return {
-            "days": days,
-            "start_minute": int(h1) * 60 + int(m1),
-            "end_minute": int(h2) * 60 + int(m2),
-        }
 
     def matches(self, operation: str, integration: str | None) -> bool:
         if self.operation is not None and not fnmatch.fnmatchcase(operation, self.operation):

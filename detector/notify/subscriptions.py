@@ -18,9 +18,8 @@ subscribers:
 from __future__ import annotations
 
 import fnmatch
-import re
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -36,8 +35,7 @@ from pydantic import (
 from detector.errors import ConfigError
 from detector.opconfig import parse_duration
 from detector.status import PROBLEMS, Status
-
-_WINDOW = re.compile(r"^(daily|weekdays|weekends)\s+(\d\d):(\d\d)-(\d\d):(\d\d)$")
+from detector.timerange import TimeRange
 
 
 def _known_zone(value: str) -> str:
@@ -51,27 +49,6 @@ def _known_zone(value: str) -> str:
 Zone = Annotated[str, AfterValidator(_known_zone)]
 
 
-class MuteWindow(BaseModel):
-    """Days and a time range; a range like 22:00-07:00 runs past midnight."""
-
-    model_config = ConfigDict(frozen=True)
-    days: Literal["daily", "weekdays", "weekends"]
-    start: int
-    end: int
-
-    def contains(self, weekday: int, minute: int) -> bool:
-        if self.start <= self.end:
-            return _day_ok(self.days, weekday) and self.start <= minute < self.end
-        # Past midnight: the evening belongs to today, the early hours to yesterday.
-        if minute >= self.start:
-            return _day_ok(self.days, weekday)
-        return minute < self.end and _day_ok(self.days, (weekday - 1) % 7)
-
-
-def _day_ok(days: str, weekday: int) -> bool:
-    return days == "daily" or (days == "weekdays") == (weekday < 5)
-
-
 class Subscriber(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,15 +58,8 @@ class Subscriber(BaseModel):
     integrations: tuple[str, ...] = ()
     statuses: tuple[Status, ...] = tuple(sorted(PROBLEMS))
     recovery: bool = True
-    mute: tuple[MuteWindow, ...] = ()
+    mute: tuple[TimeRange, ...] = ()
     timezone: Zone | None = None  # Of this subscriber's mute windows; default: the file's.
-
-    @field_validator("mute", mode="before")
-    @classmethod
-    def _windows(cls, value: Any) -> Any:
-        if not isinstance(value, list | tuple):
-            return value
-        return [_window(v) if isinstance(v, str) else v for v in value]
 
     @model_validator(mode="after")
     def _one_channel(self) -> Subscriber:
@@ -110,14 +80,6 @@ class Subscriber(BaseModel):
         return integration is not None and any(
             fnmatch.fnmatchcase(integration, p) for p in self.integrations
         )
-
-
-def _window(text: str) -> dict[str, Any]:
-    match = _WINDOW.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not like 'weekdays 22:00-07:00'")
-    days, h1, m1, h2, m2 = match.groups()
-    return {"days": days, "start": int(h1) * 60 + int(m1), "end": int(h2) * 60 + int(m2)}
 
 
 class Subscriptions(BaseModel):

@@ -176,6 +176,27 @@ def test_configured_expectation_overrides_the_learned_rate() -> None:
     assert "at least one expected every 15 min" in found[0].reason
 
 
+def test_a_night_schedule_past_midnight_is_watched() -> None:
+    """``weekdays 22:00-06:00``: a gap at 01:00 on a weekday night is a problem; the
+    same hours on a weekend night, outside the schedule, are not."""
+    config = parse_detection_config(
+        {"rules": [{"operation": "Op", "expect_every": "15m", "schedule": "weekdays 22:00-06:00"}]},
+        "test.yaml",
+    )
+
+    def nights(ts: int) -> float:
+        night = hour_of(ts) >= 22 or hour_of(ts) < 6
+        weekday_night = weekday_of(ts) < 5 if hour_of(ts) >= 22 else weekday_of(ts - DAY) < 5
+        return 2.0 if night and weekday_night else 0.0
+
+    start = MONDAY + DAY + 3600  # Tuesday 01:00: Monday night.
+    traffic = with_incident(poisson(nights, 0.0), start, start + 3600, "silence")
+    _, changes = run(traffic, 1.5, config=config)
+    found = problems(changes)
+    assert [c.status for c in found] == [Status.NO_CALLS]
+    assert 0 < found[0].at.timestamp() - start <= 16 * 60
+
+
 def test_muted_operation_never_reports_problems() -> None:
     config = parse_detection_config({"rules": [{"operation": "Op", "mute": True}]}, "t.yaml")
     start = MONDAY + 3 * DAY
