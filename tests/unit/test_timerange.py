@@ -45,7 +45,11 @@ def test_schedules_and_mute_windows_share_the_grammar() -> None:
     )
     schedule = rules.rule_for("Night.Batch", None).schedule
     subscriptions = parse_subscriptions(
-        {"subscribers": [{"email": "a@b.c", "operations": ["*"], "mute": ["weekdays 22:00-06:00"]}]},
+        {
+            "subscribers": [
+                {"email": "a@b.c", "operations": ["*"], "mute": ["weekdays 22:00-06:00"]}
+            ]
+        },
         "subscriptions.yaml",
     )
     mute = subscriptions.subscribers[0].mute[0]
@@ -53,11 +57,18 @@ def test_schedules_and_mute_windows_share_the_grammar() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["mondays 09:00-18:00", "daily 25:00-26:00", "daily 09:60-10:00", "daily 10:00-10:00",
-             "daily 24:00-06:00", "weekdays 9-5"],
+    "text",
+    [
+        "mondays 09:00-18:00",
+        "daily 25:00-26:00",
+        "daily 09:60-10:00",
+        "daily 10:00-10:00",
+        "daily 24:00-06:00",
+        "weekdays 9-5",
+    ],
 )
 def test_malformed_ranges_are_refused_with_an_example(text: str) -> None:
-    with pytest.raises(ValidationError, match="daily|whole day|time of day|24:00"):
+    with pytest.raises(ValidationError, match=r"daily|whole day|time of day|24:00"):
         ranges.validate_python(text)
 
 
