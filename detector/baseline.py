@@ -16,7 +16,7 @@ hour, which widens the volume and silence tests for batched producers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -143,26 +143,31 @@ class Baseline:
     # Storage ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "hourly": self.hourly,
-            "seen": self.seen,
-            "ec": self.error_calls,
-            "ee": self.error_errors,
-            "disp": self.dispersion,
-            "hs": self.hour_start,
-            "hc": self.hour_calls,
-            "ht": self.hour_tainted,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Baseline:
-        return cls(
-            [list(map(float, row)) for row in raw["hourly"]],
-            [list(map(int, row)) for row in raw["seen"]],
-            raw["ec"],
-            raw["ee"],
-            raw["disp"],
-            raw["hs"],
-            raw["hc"],
-            raw["ht"],
-        )
+        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown baseline fields {unknown}")
+        data = dict(raw)
+        if "hourly" in data:
+            data["hourly"] = [list(map(float, row)) for row in data["hourly"]]
+        if "seen" in data:
+            data["seen"] = [list(map(int, row)) for row in data["seen"]]
+        return cls(**data)
+
+
+_V1_KEYS = {
+    "ec": "error_calls",
+    "ee": "error_errors",
+    "disp": "dispersion",
+    "hs": "hour_start",
+    "hc": "hour_calls",
+    "ht": "hour_tainted",
+}
+
+
+def migrate_baseline_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """A baseline stored with version 1's short keys, in today's field names."""
+    return {_V1_KEYS.get(k, k): v for k, v in raw.items()}

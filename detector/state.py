@@ -4,13 +4,13 @@ status, and so makes the same decisions as one that never stopped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from detector.baseline import Baseline
+from detector.baseline import Baseline, migrate_baseline_v1
 from detector.status import Status
 
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(slots=True)
@@ -116,65 +116,67 @@ class OperationState:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "v": VERSION,
-            "integration": self.integration,
-            "first": self.first_boundary,
-            "last": self.last_boundary,
-            "baseline": self.baseline.to_dict(),
-            "status": self.status.value,
-            "since": self.since,
-            "reason": self.reason,
-            "observed": self.observed,
-            "expected": self.expected,
-            "total": self.total_calls,
-            "rc": self.recent_calls,
-            "re": self.recent_errors,
-            "rx": self.recent_expected,
-            "rh": self.recent_high,
-            "lc": self.last_call_boundary,
-            "se": self.silent_expected,
-            "sf": self.silent_effective,
-            "sg": self.schedule_gap,
-            "calm": self.calm,
-            "milder": self.milder,
-            "held": self.held,
-            "known": self.known,
-            "codes": self.recent_codes,
-            "hs": self.hour_sums,
-            "qs": self.quarter_sums,
-            "fs": self.five_sums,
-        }
+        """The stored form: field names as keys, under a format version."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["baseline"] = self.baseline.to_dict()
+        data["status"] = self.status.value
+        return {"version": VERSION, **data}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> OperationState:
-        if raw.get("v") != VERSION:
-            raise ValueError(f"unknown operation state version {raw.get('v')!r}")
-        return cls(
-            integration=raw["integration"],
-            first_boundary=raw["first"],
-            last_boundary=raw["last"],
-            baseline=Baseline.from_dict(raw["baseline"]),
-            status=Status(raw["status"]),
-            since=raw["since"],
-            reason=raw["reason"],
-            observed=dict(raw["observed"]),
-            expected=dict(raw["expected"]),
-            total_calls=raw["total"],
-            recent_calls=list(raw["rc"]),
-            recent_errors=list(raw["re"]),
-            recent_expected=list(raw["rx"]),
-            recent_high=list(raw["rh"]),
-            last_call_boundary=raw["lc"],
-            silent_expected=raw["se"],
-            silent_effective=raw["sf"],
-            schedule_gap=raw["sg"],
-            calm=raw["calm"],
-            milder=raw["milder"],
-            held=raw["held"],
-            known=raw["known"],
-            recent_codes=[list(entry) for entry in raw["codes"]],
-            hour_sums=list(raw["hs"]),
-            quarter_sums=list(raw["qs"]),
-            five_sums=list(raw["fs"]),
-        )
+        """A stored state of this or an earlier format; ``ValueError`` if unusable.
+        Fields missing from an older record take their defaults."""
+        data = migrate(raw)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown operation state fields {unknown}")
+        data = {name: _copied(value) for name, value in data.items()}
+        data["baseline"] = Baseline.from_dict(data["baseline"])
+        data["status"] = Status(data["status"])
+        return cls(**data)
+
+
+def _copied(value: Any) -> Any:
+    """Lists and mappings copied (two levels, as deep as the state nests them), so the
+    engine never mutates the record it was restored from."""
+    if isinstance(value, list):
+        return [_copied(v) if isinstance(v, list | dict) else v for v in value]
+    if isinstance(value, dict):
+        return {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    return value
+
+
+# Version 1 stored short keys; version 2 stores the field names.
+_V1_STATE_KEYS = {
+    "first": "first_boundary",
+    "last": "last_boundary",
+    "total": "total_calls",
+    "rc": "recent_calls",
+    "re": "recent_errors",
+    "rx": "recent_expected",
+    "rh": "recent_high",
+    "lc": "last_call_boundary",
+    "se": "silent_expected",
+    "sf": "silent_effective",
+    "sg": "schedule_gap",
+    "codes": "recent_codes",
+    "hs": "hour_sums",
+    "qs": "quarter_sums",
+    "fs": "five_sums",
+}
+
+
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored state in today's names (without the version), whatever
+    format version it was written in."""
+    if "version" in raw:
+        version, data = raw["version"], {k: v for k, v in raw.items() if k != "version"}
+    else:
+        version, data = raw.get("v"), {k: v for k, v in raw.items() if k != "v"}
+    if version == 1:
+        data = {_V1_STATE_KEYS.get(k, k): v for k, v in data.items()}
+        data["baseline"] = migrate_baseline_v1(data["baseline"])
+    elif version != VERSION:
+        raise ValueError(f"unknown operation state version {version!r}")
+    return data
