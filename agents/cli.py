@@ -11,6 +11,7 @@ from typing import get_args
 
 from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
+from detector.events import Limits
 from detector.simulate import Incident, Kind
 
 KINDS = get_args(Kind)
@@ -88,11 +89,12 @@ def _replay(args: argparse.Namespace) -> int:
     settings = load_settings(**({"detection_config": args.config} if args.config else {}))
     config = load_detection_config(settings)
     window = args.window_seconds or settings.window_seconds
+    limits = Limits(max_count=settings.max_count)
     if args.output:
         with open(args.output, "wb") as out:
-            run_replay(Path(args.events), config, window, out)
+            run_replay(Path(args.events), config, window, out, limits)
     else:
-        run_replay(Path(args.events), config, window, sys.stdout.buffer)
+        run_replay(Path(args.events), config, window, sys.stdout.buffer, limits)
     return 0
 
 

@@ -12,13 +12,13 @@ from typing import IO
 import orjson
 
 from detector.errors import ConfigError, DecodeError
-from detector.events import OperationCall, decode
+from detector.events import LIMITS, Limits, OperationCall, decode
 from detector.opconfig import DetectionConfig
 from detector.replay import ReplayStats, replay
 from detector.simulate import PROFILES, Incident, generate
 
 
-def read_calls(path: Path, invalid: list[int]) -> Iterator[OperationCall]:
+def read_calls(path: Path, invalid: list[int], limits: Limits = LIMITS) -> Iterator[OperationCall]:
     """Calls from a JSON-lines file; bad lines are reported on stderr and skipped."""
     try:
         handle = path.open("rb")
@@ -29,17 +29,19 @@ def read_calls(path: Path, invalid: list[int]) -> Iterator[OperationCall]:
             if not line.strip():
                 continue
             try:
-                yield decode(line)
+                yield decode(line, limits=limits)
             except DecodeError as exc:
                 invalid.append(number)
                 print(f"{path}:{number}: skipped: {exc}", file=sys.stderr)
 
 
-def run_replay(path: Path, config: DetectionConfig, window: int, out: IO[bytes]) -> None:
+def run_replay(
+    path: Path, config: DetectionConfig, window: int, out: IO[bytes], limits: Limits = LIMITS
+) -> None:
     stats, invalid = ReplayStats(), list[int]()
     started = time.perf_counter()
     changes = 0
-    for change in replay(read_calls(path, invalid), config, window, stats):
+    for change in replay(read_calls(path, invalid, limits), config, window, stats):
         out.write(change.model_dump_json().encode() + b"\n")
         changes += 1
     elapsed = time.perf_counter() - started

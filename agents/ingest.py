@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents import oplog
 from detector.errors import DecodeError
+from detector.events import Limits
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
 from detector.windows import WindowCounts, aggregate, window_start
 from tables.counts import OperationWindows
@@ -44,13 +45,14 @@ _LOG_LIMIT = _LogLimit(10.0)
 
 def register(detector: Detector) -> None:
     settings = detector.settings
+    limits = Limits(max_count=settings.max_count)
 
     @detector.app.agent(detector.topics.calls, name="ingest")
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within):
             started = time.perf_counter()
             records = [_raw(event.message) for event in events]
-            decoded = decode_batch(records)
+            decoded = decode_batch(records, limits)
             await _dead_letter(detector, decoded.invalid)
             await _rekey(detector, decoded.misrouted)
             await oplog.forward(

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         10_000, ge=1, description="Most events the ingest agent processes in one batch."
     )
+    max_count: int = Field(
+        1_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Most calls one pre-aggregated record may stand for; larger records are "
+        "dead-lettered (count_too_large).",
+    )
     batch_within: float = Field(0.2, gt=0, description="Longest wait, in seconds, to fill a batch.")
     detection_config: Path | None = Field(
         None, description="YAML file of per-operation detection rules (see deploy/)."

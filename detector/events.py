@@ -7,6 +7,7 @@ Decoding never raises for bad input: it returns a ``DecodeError`` with a bounded
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,6 +29,20 @@ STATUS_ALIASES: dict[str, StatusName] = {
     "retrying": "retrying",
     "retry": "retrying",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds a record must keep beyond the contract's types (``DETECTOR_MAX_COUNT``).
+
+    A bounded ``count`` keeps every window, baseline and metric an exact integer far
+    from int64 overflow: ten records of 10^18 calls once crashed the worker for good.
+    """
+
+    max_count: int = 1_000_000
+
+
+LIMITS = Limits()
 
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11
@@ -121,13 +136,16 @@ class OperationCall(BaseModel):
         return self.count, 0, 0
 
 
-def decode(raw: bytes | None, fallback_timestamp: float | None = None) -> OperationCall:
+def decode(
+    raw: bytes | None, fallback_timestamp: float | None = None, limits: Limits = LIMITS
+) -> OperationCall:
     """Bytes -> a validated call, with the Kafka timestamp standing in for a missing one.
 
     Raises ``DecodeError`` whose ``reason`` is one of: ``empty``, ``not_json``,
-    ``not_object``, ``invalid``, ``no_timestamp``, ``future_timestamp`` (event time more
-    than ``MAX_FUTURE_SECONDS`` after the Kafka timestamp: a producer's clock is wrong,
-    and believing it would make every window up to that time look silent).
+    ``not_object``, ``invalid``, ``count_too_large`` (more than ``limits.max_count``),
+    ``no_timestamp``, ``future_timestamp`` (event time more than ``MAX_FUTURE_SECONDS``
+    after the Kafka timestamp: a producer's clock is wrong, and believing it would make
+    every window up to that time look silent).
     """
     if not raw:
         raise DecodeError("empty", "the message has no value")
@@ -141,6 +159,12 @@ def decode(raw: bytes | None, fallback_timestamp: float | None = None) -> Operat
         call = OperationCall.model_validate(data)
     except ValidationError as exc:
         raise DecodeError("invalid", _describe(exc)) from None
+    if call.count is not None and call.count > limits.max_count:
+        raise DecodeError(
+            "count_too_large",
+            f"count: {call.count} is more than the limit of {limits.max_count} calls per "
+            "record (DETECTOR_MAX_COUNT); split the record",
+        )
     if call.timestamp is None:
         if fallback_timestamp is None:
             raise DecodeError("no_timestamp", "no timestamp and no message timestamp")
@@ -162,4 +186,3 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "message"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from detector.errors import DecodeError
-from detector.events import OperationCall, decode
+from detector.events import LIMITS, Limits, OperationCall, decode
 from detector.windows import Batch
 
 
@@ -36,11 +36,11 @@ class DecodedBatch:
     failures: list[tuple[RawRecord, OperationCall]] = field(default_factory=list)
 
 
-def decode_batch(records: list[RawRecord]) -> DecodedBatch:
+def decode_batch(records: list[RawRecord], limits: Limits = LIMITS) -> DecodedBatch:
     out = DecodedBatch()
     for record in records:
         try:
-            call = decode(record.value, record.timestamp)
+            call = decode(record.value, record.timestamp, limits)
         except DecodeError as exc:
             out.invalid.append((record, exc))
             continue

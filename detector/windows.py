@@ -83,7 +83,7 @@ def aggregate(batch: Batch, size: int) -> dict[tuple[str, int], WindowCounts]:
     keys = np.stack([op_index.astype(np.int64), starts], axis=1)
     uniq, slot = np.unique(keys, axis=0, return_inverse=True)
     slot = slot.reshape(-1)
-    sums = [_bincount(slot, col, len(uniq)) for col in (batch.calls, batch.errors, batch.retries)]
+    sums = [_sums(slot, col, len(uniq)) for col in (batch.calls, batch.errors, batch.retries)]
     out = {
         (str(names[op]), int(start)): WindowCounts(int(c), int(e), int(r))
         for (op, start), c, e, r in zip(uniq.tolist(), *sums, strict=True)
@@ -93,7 +93,10 @@ def aggregate(batch: Batch, size: int) -> dict[tuple[str, int], WindowCounts]:
     return out
 
 
-def _bincount(slot: npt.NDArray[np.intp], values: list[int], n: int) -> npt.NDArray[np.int64]:
-    return np.bincount(slot, weights=np.asarray(values, dtype=np.float64), minlength=n).astype(
-        np.int64
-    )
+def _sums(slot: npt.NDArray[np.intp], values: list[int], n: int) -> npt.NDArray[np.int64]:
+    """Exact int64 sums per slot (``bincount`` sums in float64, which rounds above 2^53
+    and wraps to negative counts when cast back). Counts per record are bounded by
+    ``Limits.max_count``, so a batch's sums stay far inside int64."""
+    out = np.zeros(n, dtype=np.int64)
+    np.add.at(out, slot, np.asarray(values, dtype=np.int64))
+    return out

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from detector.errors import DecodeError
-from detector.events import decode
+from detector.events import Limits, decode
 
 TS = "2026-03-03T10:15:00Z"
 EPOCH = 1772532900.0  # TS in epoch seconds
@@ -111,3 +111,24 @@ def test_event_time_far_after_the_kafka_timestamp_is_refused() -> None:
         decode(msg(operation="A", status="ok", timestamp=EPOCH + 60), EPOCH).timestamp == EPOCH + 60
     )
 
+
+def test_a_count_above_the_limit_is_refused_naming_field_and_limit() -> None:
+    """Ten records of 10^18 calls once overflowed the aggregation and crash-looped the worker."""
+    raw = msg(operation="A", timestamp=TS, count=10**18, errors=1)
+    with pytest.raises(DecodeError) as info:
+        decode(raw)
+    assert info.value.reason == "count_too_large"
+    assert "count" in info.value.detail
+    assert "1000000" in info.value.detail
+    small = Limits(max_count=10)
+    assert decode(msg(operation="A", timestamp=TS, count=10), limits=small).tally() == (10, 0, 0)
+    with pytest.raises(DecodeError, match="count_too_large"):
+        decode(msg(operation="A", timestamp=TS, count=11), limits=small)
+
+
+@pytest.mark.parametrize("errors", [-1, 10**18, 11])
+def test_errors_are_bounded_by_count(errors: int) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(msg(operation="A", timestamp=TS, count=10, errors=errors))
+    assert info.value.reason == "invalid"
+    assert "errors" in info.value.detail

@@ -40,3 +40,13 @@ def test_unkeyed_records_are_misrouted_not_counted() -> None:
     out = decode_batch([rec({"operation": "A", "status": "ok", "timestamp": 60}, key=None)])
     assert len(out.batch) == 0
     assert len(out.misrouted) == 1
+
+
+def test_oversized_counts_are_dead_lettered_and_the_rest_counted_exactly() -> None:
+    huge = [rec({"operation": "A", "count": 10**18, "timestamp": 60}, offset=i) for i in range(10)]
+    fine = [rec({"operation": "A", "count": 1_000_000, "errors": 7, "timestamp": 61}, offset=10)]
+    out = decode_batch(huge + fine)
+    assert [(r.offset, e.reason) for r, e in out.invalid] == [
+        (i, "count_too_large") for i in range(10)
+    ]
+    assert aggregate(out.batch, 60)[("A", 60)].to_list() == [1_000_000, 7, 0, {"unknown": 7}]

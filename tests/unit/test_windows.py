@@ -38,3 +38,13 @@ def test_error_codes_are_bounded() -> None:
     assert len(counts.error_codes) == MAX_ERROR_CODES + 1
     assert counts.error_codes["other"] == 3
     assert WindowCounts.from_list(counts.to_list()) == counts
+
+
+def test_aggregate_sums_are_exact_integers() -> None:
+    """Float sums round above 2^53 (and wrapped to negative counts once): int64 is exact."""
+    batch = Batch()
+    for _ in range(9):
+        batch.append("A", 60.0, 10**18, 10**18 - 1, 0)
+    batch.append("A", 60.0, 1, 0, 1)
+    (counts,) = aggregate(batch, 60).values()
+    assert (counts.calls, counts.errors, counts.retries) == (9 * 10**18 + 1, 9 * 10**18 - 9, 1)
