@@ -4,8 +4,8 @@ report() stays instant, memory stays bounded and every drop is counted."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -57,9 +57,10 @@ async def test_reported_calls_are_counted_exactly_by_the_worker(
     assert counters.reported == counters.sent == threads * per_thread
     assert sum(counters.dropped.values()) == 0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-c", EXITING_SERVICE, kafka, topic], env=env, check=True, timeout=60
+    service = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", EXITING_SERVICE, kafka, topic, env=env
     )
+    assert await asyncio.wait_for(service.wait(), 60) == 0
 
     def counted() -> None:
         m = scrape(worker.url)

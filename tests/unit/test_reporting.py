@@ -62,7 +62,8 @@ def test_what_leaves_counts_exactly_what_was_reported(
         expected[(operation, "errors")] += status == "error"
         expected[(operation, "retries")] += status == "retrying"
     assert tallies(sent) == +expected
-    assert not buffer and buffer.pending_calls == 0
+    assert not buffer
+    assert buffer.pending_calls == 0
     # One message per failure, one per operation, integration and second of successes.
     groups = {(op, integ, int(T0 + off)) for op, s, off, integ in calls if s == "success"}
     assert len(sent) == len(groups) + sum(s != "success" for _, s, _, _ in calls)
@@ -122,7 +123,8 @@ def test_evidence_is_kept_and_cut_to_the_contract() -> None:
     (item,) = buffer.drain(T0, limit=10)
     call = decode(item.value)
     assert (call.status, call.error_code, call.source_record) == ("error", "503", "7781")
-    assert call.error_message is not None and len(call.error_message) == 10_000
+    assert call.error_message is not None
+    assert len(call.error_message) == 10_000
     assert call.payload["email"] == "john@"
     assert call.payload["1"].startswith("<object")
 
@@ -132,7 +134,8 @@ def test_an_oversized_payload_is_left_out_and_counted_but_the_failure_kept() -> 
     buffer.report("A", ok=False, at=T0, payload="p" * 5000, error_code="E")
     (item,) = buffer.drain(T0, limit=10)
     call = decode(item.value)
-    assert call.payload is None and call.error_code == "E"
+    assert call.payload is None
+    assert call.error_code == "E"
     assert buffer.counters.payloads_omitted == 1
 
 
