@@ -54,11 +54,13 @@ class WindowCollector(Collector):
 
 class StatusCollector(Collector):
     """Per operation owned by this worker: its status (one series per status, 1 for the
-    current one), and the calls observed vs expected over the last hour."""
+    current one), and the calls observed vs expected over the last hour; per worker, the
+    end of the newest window judged, which stops moving when judging stalls."""
 
-    def __init__(self, counts: Any, summaries: Any) -> None:
+    def __init__(self, counts: Any, summaries: Any, models: Any) -> None:
         self._counts = counts
         self._summaries = summaries
+        self._models = models
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         status = GaugeMetricFamily(
@@ -85,12 +87,19 @@ class StatusCollector(Collector):
             observed.add_metric(labels, summary.calls_last_hour)
             expected.add_metric(labels, summary.expected_last_hour or 0.0)
         yield from (status, observed, expected)
+        judged = [raw["last"] for raw in list(self._models.data.values()) if raw is not None]
+        if judged:
+            yield GaugeMetricFamily(
+                "detector_last_judged_window_end_timestamp_seconds",
+                "End (Unix time) of the newest event-time window this worker has judged.",
+                value=max(judged),
+            )
 
 
 def register(detector: Detector) -> None:
     registry = detector.registry
     registry.register(WindowCollector(detector.counts))
-    registry.register(StatusCollector(detector.counts, detector.summaries))
+    registry.register(StatusCollector(detector.counts, detector.summaries, detector.models))
 
     async def metrics(_request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(registry))

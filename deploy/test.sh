@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of the README and of CI: installs what the tests need (Python deps
-# in .venv, Chromium for the browser tests), runs the linters, then every test.
+# in .venv, Chromium, Prometheus and Alertmanager from Debian), runs the linters, then every test.
 # The Kafka broker is started by the test session itself (deploy/kafka/broker.sh),
 # reused if one is already listening, and stopped again if the session started it.
 set -euo pipefail
@@ -8,13 +8,27 @@ cd "$(dirname "$0")/.."
 
 bash deploy/install.sh test
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests run for real: chromium (browser tests), prometheus (promtool
+# and the server: rule tests, scrape test), prometheus-alertmanager (Alertmanager output).
+# Their services are not started (policy-rc.d): the tests start their own on loopback.
+missing=()
+for need in chromium:chromium promtool:prometheus prometheus:prometheus \
+  prometheus-alertmanager:prometheus-alertmanager; do
+  command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing Debian's chromium for the browser tests"
+    echo "test.sh: installing Debian's ${missing[*]} for the tests"
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
   else
-    echo "test.sh: chromium is not installed; the browser tests will be skipped" >&2
+    echo "test.sh: ${missing[*]} not installed; the tests needing them will be skipped" >&2
   fi
 fi
 
