@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from detector.state import migrate
 from detector.status import Status
 from detector.summary import OperationSummary
 from tables.counts import OperationWindows
@@ -87,7 +88,11 @@ class StatusCollector(Collector):
             observed.add_metric(labels, summary.calls_last_hour)
             expected.add_metric(labels, summary.expected_last_hour or 0.0)
         yield from (status, observed, expected)
-        judged = [raw["last"] for raw in list(self._models.data.values()) if raw is not None]
+        judged = [
+            migrate(raw)["last_boundary"]
+            for raw in list(self._models.data.values())
+            if raw is not None
+        ]
         if judged:
             yield GaugeMetricFamily(
                 "detector_last_judged_window_end_timestamp_seconds",
