@@ -36,6 +36,8 @@ echo "test.sh: ruff"
 .venv/bin/ruff check .
 echo "test.sh: mypy"
 .venv/bin/mypy
+echo "test.sh: import layering (lint-imports)"
+.venv/bin/lint-imports --no-cache
 echo "test.sh: pytest"
 set +e
 .venv/bin/pytest "$@"

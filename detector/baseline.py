@@ -11,6 +11,7 @@ silence or a flood is normal.
 Error ratio: a slow EWMA of errors over calls, with a weak prior (about 1%), also paused
 during problems. Dispersion: how much burstier than Poisson the traffic is within an
 hour, which widens the volume and silence tests for batched producers.
+The reasoning: docs/detection.md, "Baselines".
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 ``Engine.advance`` judges an operation's closed windows one boundary at a time, in
 order, missing windows counting as zero calls (silence has no events). Each window is
 judged before the baseline learns from it; a problem status is entered on strong
-evidence and left on clear recovery, so noise does not flap it.
+evidence and left on clear recovery, so noise does not flap it (docs/detection.md,
+"Hysteresis").
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from detector.errors import ConfigError
 from detector.timerange import TimeRange
 
-# p-value below which a rule fires, per sensitivity (see DETECTION.md on the budget).
+# p-value below which a rule fires, per sensitivity (docs/detection.md, "The false-alarm budget").
 P_VALUES = {"low": 1e-6, "normal": 1e-4, "high": 1e-3}
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

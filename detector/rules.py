@@ -1,7 +1,7 @@
 """The rules: each a pure function of recent counts and the baseline, returning a
 ``Finding`` (status, reason in words, observed and expected figures) or None.
 
-Every rule asks two questions (DETECTION.md): is the observation surprising under the
+Every rule asks two questions (docs/detection.md): is the observation surprising under the
 operation's own normal (a tail probability below the rule's p-value), and is the effect
 big enough to matter (several times the normal, not 0.5% -> 0.6%)?
 """

@@ -127,17 +127,6 @@ def generate(
                     }
 
 
-def _records(
-    profile: Profile, ts: int, calls: np.int64, errors: np.int64, retries: np.int64
-) -> Iterator[dict[str, Any]]:
-    """A minute of one operation: its calls (with errors), then its retried calls."""
-    base = {"operation": profile.operation, "integration": profile.integration, "timestamp": ts}
-    if calls > retries:
-        yield {**base, "count": int(calls - retries), "errors": int(errors)}
-    if retries:
-        yield {**base, "count": int(retries), "status": "retrying"}
-
-
 def _day(
     profile: Profile, incidents: list[Incident], day_start: int, seed: int, offset: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:

@@ -3,7 +3,7 @@
 Chernoff bounds: P(X >= k) <= exp(-n KL(k/n || q)) for a binomial, and the Poisson
 analogue for counts. They are upper bounds on the p-value, so a rule that fires on them
 fires on at least as much evidence as the exact test would ask for: conservative, cheap
-(one logarithm), and accurate in the tails that matter here."""
+(one logarithm), and accurate in the tails that matter here (docs/detection.md)."""
 
 from __future__ import annotations
 

@@ -15,5 +15,5 @@ def declare(app: Any, partitions: int) -> Any:
         app,
         NAME,
         partitions,
-        "Per-operation baselines and statuses (detector.engine.OperationState).",
+        "Per-operation baselines and statuses (detector.state.OperationState).",
     )

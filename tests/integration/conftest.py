@@ -60,20 +60,27 @@ def free_port() -> int:
         return port
 
 
-class WorkerProcess:
-    """``detector worker`` in a subprocess, with its log collected for assertions."""
+WORKER_COMMAND = ("agents.cli", "worker", "--quiet")
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+
+class WorkerProcess:
+    """A Faust worker in a subprocess (``detector worker`` unless another module is
+    given), with its log collected for assertions."""
+
+    def __init__(
+        self, env: dict[str, str], cwd: Path, module: tuple[str, ...] = WORKER_COMMAND
+    ) -> None:
         self.env = env
         self.cwd = cwd
-        self.port = int(env["DETECTOR_WEB_PORT"])
+        self.module = module
+        self.port = int(env.get("DETECTOR_WEB_PORT", 0))
         self.url = f"http://127.0.0.1:{self.port}"
         self.log: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
+            [sys.executable, "-m", *self.module],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,

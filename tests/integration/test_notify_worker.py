@@ -8,7 +8,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,54 +17,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from detector.status import Status, StatusChange
-from tests.integration.conftest import ROOT, eventually, free_port
+from tests.integration.conftest import ROOT, WorkerProcess, eventually, free_port
 from tests.integration.smtp_server import Inbox, start_smtp
 from tests.unit.notify_helpers import T0, change
 
 pytestmark = pytest.mark.integration
-
-
-class NotifyWorker:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.log: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self, timeout: float = 60.0) -> NotifyWorker:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.notify_worker", "worker"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        ready = threading.Event()
-        threading.Thread(target=self._pump, args=(self.proc, ready), daemon=True).start()
-        if not ready.wait(timeout):
-            self.kill()
-            raise AssertionError("worker not ready:\n" + "".join(self.log[-40:]))
-        return self
-
-    def _pump(self, proc: subprocess.Popen[str], ready: threading.Event) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.log.append(line)
-            if "Worker]: Ready" in line:
-                ready.set()
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+NOTIFY_WORKER = ("tests.integration.notify_worker", "worker")
 
 
 @pytest.fixture
@@ -99,11 +56,11 @@ def _write(env: dict[str, str], text: str) -> None:
 
 
 @pytest.fixture
-def workers(notify_env: dict[str, str]) -> Iterator[Callable[[], NotifyWorker]]:
-    started: list[NotifyWorker] = []
+def workers(notify_env: dict[str, str]) -> Iterator[Callable[[], WorkerProcess]]:
+    started: list[WorkerProcess] = []
 
-    def start() -> NotifyWorker:
-        started.append(NotifyWorker(notify_env).start())
+    def start() -> WorkerProcess:
+        started.append(WorkerProcess(notify_env, ROOT, NOTIFY_WORKER).start())
         return started[-1]
 
     yield start
@@ -140,7 +97,7 @@ def problem(operation: str, at: float = T0) -> StatusChange:
 
 async def test_grouped_mail_with_content_and_no_mail_for_a_revert(
     notify_env: dict[str, str],
-    workers: Callable[[], NotifyWorker],
+    workers: Callable[[], WorkerProcess],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
@@ -171,7 +128,7 @@ def _count(inbox: Inbox, n: int) -> None:
 
 async def test_smtp_down_then_up_delivers_each_mail_once(
     notify_env: dict[str, str],
-    workers: Callable[[], NotifyWorker],
+    workers: Callable[[], WorkerProcess],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
@@ -186,13 +143,13 @@ async def test_smtp_down_then_up_delivers_each_mail_once(
     assert sorted(m["To"] for m in inbox.messages) == emails
 
 
-def _logged(worker: NotifyWorker, words: str) -> None:
+def _logged(worker: WorkerProcess, words: str) -> None:
     assert any(words in line for line in worker.log)
 
 
 async def test_a_permanently_rejected_recipient_does_not_stop_the_others(
     notify_env: dict[str, str],
-    workers: Callable[[], NotifyWorker],
+    workers: Callable[[], WorkerProcess],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
@@ -214,7 +171,7 @@ async def test_a_permanently_rejected_recipient_does_not_stop_the_others(
 
 async def test_killed_mid_batch_and_restarted_loses_nothing_and_repeats_only_the_open_mail(
     notify_env: dict[str, str],
-    workers: Callable[[], NotifyWorker],
+    workers: Callable[[], WorkerProcess],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
@@ -258,7 +215,7 @@ def _at_least(inbox: Inbox, n: int) -> None:
 
 async def test_subscriptions_are_reloaded_without_restart(
     notify_env: dict[str, str],
-    workers: Callable[[], NotifyWorker],
+    workers: Callable[[], WorkerProcess],
     smtp: Callable[..., Inbox],
     producer: AIOKafkaProducer,
 ) -> None:
