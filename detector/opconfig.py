@@ -2,6 +2,7 @@
 
 ```yaml
 timezone: Europe/Moscow          # for time-of-day baselines and "on a Tuesday"
+holidays: [2026-05-01, 2026-05-04]   # judged as weekend days, like the weekends around them
 rules:                           # the first rule that matches an operation applies
   - operation: "Website.Unsubscribe"
     sensitivity: high            # low | normal | high
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from datetime import date
 from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +73,9 @@ class DetectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timezone: str = "UTC"
+    holidays: frozenset[date] = Field(
+        frozenset(), description="Local dates judged as weekend days (public holidays)."
+    )
     rules: tuple[Rule, ...] = ()
 
     @field_validator("timezone")

@@ -1,11 +1,19 @@
 """Realistic, labelled traffic: what a newcomer publishes to see the detector work, and
-the suite the quality benchmark replays.
+the suites the quality benchmark replays.
 
 Per operation, an expected rate per minute from a daily shape (daytime, office hours,
-opening hours, nightly batch, round the clock) and a weekend factor; Poisson counts and
-binomial errors drawn from a seeded generator per (operation, day), so any time range
-can be generated on its own and the same seed always gives the same traffic. Incidents
-multiply the rate or replace the error ratio over their span.
+opening hours, nightly batch, round the clock, a 15-minute sync, an hourly cron) and a
+weekend factor; Poisson counts and binomial errors drawn from a seeded generator per
+(operation, day), so any time range can be generated on its own and the same seed
+always gives the same traffic. Incidents multiply the rate or replace the error ratio
+over their span.
+
+``Realism`` adds what production traffic does and plain Poisson traffic does not (issue
+12): the level wobbles by day and by hour (partly business-wide, partly per operation)
+and minutes are bursty; people-facing forms get marketing campaigns; holidays look like
+weekends; the business grows and clients step operations up; scheduled jobs run with
+jitter and varying batches; error ratios wobble. Business-wide draws are seeded per
+(seed, day), so every operation of one run shares them.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import math
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -21,10 +30,15 @@ import numpy.typing as npt
 
 from detector.status import Status
 
-Shape = Literal["daytime", "office", "opening", "nightly", "flat"]
-Kind = Literal["all_failing", "partial_errors", "silence", "volume_drop", "flood", "noise"]
+Shape = Literal["daytime", "office", "opening", "nightly", "flat", "sync15", "hourly"]
+Kind = Literal[
+    "all_failing", "partial_errors", "silence", "volume_drop", "long_drop", "flood", "noise"
+]
 DAY = 86400
 MINUTES = np.arange(1440)
+PERIODS = {"sync15": 15, "hourly": 60, "nightly": 1440}  # Scheduled jobs: minutes per run.
+# People-facing forms: the operations marketing campaigns send traffic to.
+FORMS = frozenset({"Website.Subscribe", "Website.Registration", "Website.Feedback", "Shop.Order"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,31 @@ class Profile:
     error_ratio: float
     weekend: float = 0.7  # Weekend traffic relative to a weekday.
     retry_ratio: float = 0.01
+
+
+@dataclass(frozen=True)
+class Realism:
+    """What makes traffic realistic; ``Realism()`` is all of it but holidays and steps.
+
+    Log-normal wobbles are given as standard deviations of the log level; business-wide
+    and own parts combine (0.2 and 0.25 make about 32% per hour, as the issue asks)."""
+
+    day_shared: float = 0.15
+    day_own: float = 0.12
+    hour_shared: float = 0.2
+    hour_own: float = 0.25
+    minute_shape: float = 3.0  # Gamma shape of each minute's multiplier; 0 = Poisson.
+    campaigns: bool = True  # Forms: 2-4x for 1-3 hours, about three times a week.
+    holidays: frozenset[int] = frozenset()  # Local midnights (epoch) of holidays.
+    growth_per_week: float = 0.03
+    origin: int = 0  # Where growth starts (epoch).
+    steps: tuple[tuple[str, int, float], ...] = ()  # (operation, from, factor) for good.
+    jitter: bool = True  # Scheduled jobs: a minute of jitter, batches vary by 30%.
+    error_day: float = 0.3
+    error_hour: float = 0.2
+
+
+PLAIN = Realism(0, 0, 0, 0, 0, False, frozenset(), 0.0, 0, (), False, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -53,6 +92,7 @@ class Incident:
             "partial_errors": {Status.SOME_PROBLEMS, Status.MANY_PROBLEMS},
             "silence": {Status.NO_CALLS},
             "volume_drop": {Status.SOME_PROBLEMS},
+            "long_drop": {Status.SOME_PROBLEMS},
             "flood": {Status.SOME_PROBLEMS},
             "noise": set(),
         }[self.kind]
@@ -73,18 +113,30 @@ def daily_shape(shape: Shape) -> npt.NDArray[np.float64]:
         )
     elif shape == "nightly":
         curve = ((MINUTES >= 120) & (MINUTES < 123)).astype(float)
+    elif shape in PERIODS:
+        curve = (MINUTES % PERIODS[shape] < 2).astype(float)
     else:
         curve = np.ones(1440)
     result: npt.NDArray[np.float64] = curve / curve.sum()
     return result
 
 
-def day_rates(profile: Profile, day_start: int, offset: int) -> npt.NDArray[np.float64]:
-    """Expected calls per minute over one local day starting at ``day_start`` (epoch)."""
-    weekday = ((day_start + offset) // DAY + 3) % 7  # 1970-01-01 was a Thursday.
-    if profile.shape == "office" and weekday >= 5:
-        return np.zeros(1440)
-    factor = profile.weekend if weekday >= 5 and profile.shape != "nightly" else 1.0
+def _weekday(day_start: int, offset: int) -> int:
+    return ((day_start + offset) // DAY + 3) % 7  # 1970-01-01 was a Thursday.
+
+
+def day_rates(
+    profile: Profile, day_start: int, offset: int, holiday: bool = False
+) -> npt.NDArray[np.float64]:
+    """Expected calls per minute over one local day starting at ``day_start`` (epoch).
+    A holiday is a weekend day for people-facing operations; office-hours operations
+    are nearly quiet; round-the-clock traffic and scheduled jobs go on."""
+    weekend = _weekday(day_start, offset) >= 5
+    scheduled = profile.shape in PERIODS
+    if profile.shape == "office" and (weekend or holiday):
+        return np.zeros(1440) if weekend else daily_shape("office") * profile.calls_per_day * 0.05
+    people = profile.shape in ("daytime", "opening")
+    factor = profile.weekend if (weekend and not scheduled) or (holiday and people) else 1.0
     rates: npt.NDArray[np.float64] = daily_shape(profile.shape) * profile.calls_per_day * factor
     return rates
 
@@ -97,11 +149,12 @@ def generate(
     *,
     seed: int = 1,
     utc_offset: int = 0,
+    realism: Realism = PLAIN,
 ) -> Iterator[dict[str, Any]]:
     """Per-minute pre-aggregated records for [start, end), in timestamp order."""
     first_day = (start + utc_offset) // DAY * DAY - utc_offset
     for day_start in range(first_day, end, DAY):
-        days = [_day(p, incidents, day_start, seed, utc_offset) for p in profiles]
+        days = [_day(p, incidents, day_start, seed, utc_offset, realism) for p in profiles]
         for minute in range(1440):
             ts = day_start + minute * 60
             if ts < start or ts >= end:
@@ -127,13 +180,85 @@ def generate(
                     }
 
 
-def _day(
-    profile: Profile, incidents: list[Incident], day_start: int, seed: int, offset: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    key = zlib.crc32(f"{seed}/{profile.operation}/{day_start}".encode())
-    rng = np.random.default_rng(key)
-    rates = day_rates(profile, day_start, offset)
+def _rng(*key: object) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32("/".join(map(str, key)).encode()))
+
+
+@lru_cache(maxsize=64)
+def _business(seed: int, day_start: int, realism: Realism) -> npt.NDArray[np.float64]:
+    """Business-wide log level per hour of one day: the day's and each hour's shared part."""
+    rng = _rng(seed, "business", day_start)
+    day = rng.normal(0.0, realism.day_shared) if realism.day_shared else 0.0
+    hours = rng.normal(0.0, realism.hour_shared, 24) if realism.hour_shared else np.zeros(24)
+    result: npt.NDArray[np.float64] = day + hours
+    return result
+
+
+def minute_rates(
+    profile: Profile, day_start: int, seed: int, offset: int, realism: Realism
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The true calls per minute and error ratio of one operation over one local day,
+    before incidents and before the Poisson and binomial draws."""
+    holiday = day_start + offset in realism.holidays or day_start in realism.holidays
+    rng = _rng(seed, profile.operation, day_start, "realism")
     ratio = np.full(1440, profile.error_ratio)
+    if profile.shape in PERIODS and realism.jitter:
+        rates = _runs(profile, day_start, offset, rng)
+    else:
+        rates = day_rates(profile, day_start, offset, holiday)
+    if profile.shape not in PERIODS:
+        level = _business(seed, day_start, realism).copy()
+        if realism.day_own:
+            level += rng.normal(0.0, realism.day_own)
+        if realism.hour_own:
+            level += rng.normal(0.0, realism.hour_own, 24)
+        rates = rates * np.repeat(np.exp(level), 60)
+        if realism.minute_shape:
+            rates = rates * rng.gamma(realism.minute_shape, 1 / realism.minute_shape, 1440)
+        if realism.campaigns and profile.operation in FORMS and rng.random() < 0.45:
+            first = int(rng.integers(9 * 60, 20 * 60))
+            last = first + int(rng.integers(60, 181))
+            rates[first:last] *= rng.uniform(2.0, 4.0)
+    if realism.growth_per_week:
+        weeks = (day_start - realism.origin) / (7 * DAY)
+        rates = rates * (1 + realism.growth_per_week) ** weeks
+    for operation, since, factor in realism.steps:
+        if operation == profile.operation:
+            rates = rates * np.where(day_start + MINUTES * 60 >= since, factor, 1.0)
+    if realism.error_day or realism.error_hour:
+        wobble = rng.normal(0.0, realism.error_day) + rng.normal(0.0, realism.error_hour, 24)
+        ratio = np.minimum(1.0, ratio * np.repeat(np.exp(wobble), 60))
+    return rates, ratio
+
+
+def _runs(
+    profile: Profile, day_start: int, offset: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """A scheduled job's runs: each starts up to a couple of minutes off its time and
+    sends a batch 30% bigger or smaller than usual, over two minutes."""
+    period = PERIODS[profile.shape]
+    runs = 1440 // period
+    batch = profile.calls_per_day / runs
+    rates = np.zeros(1440)
+    jitter = np.rint(rng.normal(0.0, 1.0 if period < 1440 else 10.0, runs)).astype(int)
+    sizes = batch * np.exp(rng.normal(0.0, 0.3, runs))
+    for run in range(runs):
+        first = min(max(run * period + jitter[run] + (120 if period == 1440 else 0), 0), 1438)
+        rates[first] += 0.6 * sizes[run]
+        rates[first + 1] += 0.4 * sizes[run]
+    return rates
+
+
+def _day(
+    profile: Profile,
+    incidents: list[Incident],
+    day_start: int,
+    seed: int,
+    offset: int,
+    realism: Realism,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    rng = _rng(seed, profile.operation, day_start)
+    rates, ratio = minute_rates(profile, day_start, seed, offset, realism)
     times = day_start + MINUTES * 60
     for incident in incidents:
         if incident.operation != profile.operation:
@@ -160,6 +285,8 @@ def _apply(
         rates[span] = 0.0
     elif kind == "volume_drop":
         rates[span] *= 0.25
+    elif kind == "long_drop":
+        rates[span] *= 0.4
     elif kind == "flood":
         rates[span] *= 8.0
     else:  # noise: a little more traffic and errors than usual, within normal wobble.
@@ -181,16 +308,24 @@ PROFILES = [
     Profile("Webhook.Delivery", "webhooks", 2000, "flat", 0.03),
     Profile("Email.Send", "email", 10000, "daytime", 0.005),
 ]
+# The realistic suite adds an order form, a 15-minute sync and an hourly cron.
+REALISTIC_PROFILES = [
+    *PROFILES,
+    Profile("Shop.Order", "website", 1200, "daytime", 0.02),
+    Profile("Erp.StockSync", "erp", 96 * 150, "sync15", 0.002, retry_ratio=0.0),
+    Profile("Billing.HourlyCron", "billing", 24 * 40, "hourly", 0.01, retry_ratio=0.0),
+]
 
 
-def suite_incidents(start: int) -> list[Incident]:
+def suite_incidents(start: int, realistic: bool = False) -> list[Incident]:
     """The labelled incidents of the quality suite: weeks 3 to 5 of traffic from ``start``
-    (a Monday 00:00), one of each kind and noise that must not alert."""
+    (a Monday 00:00), one of each kind and noise that must not alert; the realistic
+    suite adds an 8-hour drop to 0.4x and a stopped 15-minute sync."""
 
     def at(day: int, hour: float) -> int:
         return start + day * DAY + int(hour * 3600)
 
-    return [
+    plain = [
         Incident("Mobile.Login", "all_failing", at(15, 10), at(15, 10.5)),
         Incident("Website.Subscribe", "partial_errors", at(17, 14), at(17, 16)),
         Incident("Website.Unsubscribe", "silence", at(18, 9), at(20, 9)),
@@ -202,9 +337,24 @@ def suite_incidents(start: int) -> list[Incident]:
         Incident("Website.Registration", "noise", at(31, 11), at(31, 13)),
         Incident("Pos.LoyaltyPoints", "noise", at(32, 15), at(32, 17)),
     ]
+    if not realistic:
+        return plain
+    return [
+        *plain,
+        Incident("Shop.Order", "long_drop", at(26, 9), at(26, 17)),
+        Incident("Erp.StockSync", "silence", at(27, 10.1), at(27, 14)),
+    ]
 
 
-def true_rate(profile: Profile, ts: int, utc_offset: int = 0) -> float:
+def suite_holidays(start: int) -> frozenset[int]:
+    """A Tuesday holiday in week 4 and a Thursday holiday with its bridge Friday in week 5."""
+    return frozenset(start + day * DAY for day in (22, 31, 32))
+
+
+def true_rate(
+    profile: Profile, ts: int, utc_offset: int = 0, *, seed: int = 1, realism: Realism = PLAIN
+) -> float:
     """The simulator's expected calls per minute at ``ts`` (for measuring detectors)."""
     day_start = (ts + utc_offset) // DAY * DAY - utc_offset
-    return float(day_rates(profile, day_start, utc_offset)[(ts - day_start) // 60])
+    rates, _ = minute_rates(profile, day_start, seed, utc_offset, realism)
+    return float(rates[(ts - day_start) // 60])

@@ -3,8 +3,22 @@ change the traffic the way their labels say."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import numpy as np
+
 from detector.events import OperationCall
-from detector.simulate import PROFILES, Incident, Profile, generate
+from detector.simulate import (
+    FORMS,
+    PLAIN,
+    PROFILES,
+    REALISTIC_PROFILES,
+    Incident,
+    Profile,
+    Realism,
+    generate,
+)
 from tests.unit.detection_helpers import DAY, MONDAY
 
 SUBSCRIBE = PROFILES[0]
@@ -67,3 +81,61 @@ def test_incidents_change_the_traffic() -> None:
     failing_calls, failing_errors = tally(failing)
     assert failing_calls == failing_errors > 0
     assert tally(flood)[0] > 5 * calls
+
+
+REALISTIC = Realism(origin=MONDAY)
+
+
+def test_realistic_traffic_is_deterministic_and_splits_like_plain() -> None:
+    ops = REALISTIC_PROFILES[-3:]
+    whole = list(generate(ops, [], MONDAY, MONDAY + DAY, seed=2, realism=REALISTIC))
+    halves = list(generate(ops, [], MONDAY, MONDAY + DAY // 2, seed=2, realism=REALISTIC)) + list(
+        generate(ops, [], MONDAY + DAY // 2, MONDAY + DAY, seed=2, realism=REALISTIC)
+    )
+    assert whole == halves
+
+
+def test_realistic_hours_wobble_far_more_than_poisson() -> None:
+    """The hourly level strays ~30% from the expectation: far beyond Poisson's ~2% at
+    2,000 calls an hour (Mobile.Login at noon over two weeks of weekdays)."""
+    login = next(p for p in PROFILES if p.operation == "Mobile.Login")
+    ratios = []
+    for day in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11):
+        noon = MONDAY + day * DAY + 12 * 3600
+        plain = tally(list(generate([login], [], noon, noon + 3600, seed=4)))[0]
+        real = tally(list(generate([login], [], noon, noon + 3600, seed=4, realism=REALISTIC)))[0]
+        ratios.append(math.log(real / plain))
+    assert 0.15 < float(np.std(ratios)) < 0.8
+
+
+def test_a_holiday_is_a_weekend_for_people_and_nearly_quiet_for_the_office() -> None:
+    tuesday = MONDAY + DAY
+    holiday = dataclasses.replace(PLAIN, holidays=frozenset({tuesday}))
+    crm = Profile("Crm.Sync", "crm", 900, "office", 0.0)
+    pos = next(p for p in PROFILES if p.operation == "Pos.Sale")
+    normal = tally(list(generate([pos], [], tuesday, tuesday + DAY, seed=1)))[0]
+    off = list(generate([crm, pos], [], tuesday, tuesday + DAY, seed=1, realism=holiday))
+    crm_calls = tally([r for r in off if r["operation"] == "Crm.Sync"])[0]
+    pos_calls = tally([r for r in off if r["operation"] == "Pos.Sale"])[0]
+    assert 0 < crm_calls < 0.1 * 900
+    assert pos_calls > 1.1 * normal  # Pos sells more at weekends.
+
+
+def test_a_sync_runs_every_fifteen_minutes_with_jitter() -> None:
+    sync = next(p for p in REALISTIC_PROFILES if p.shape == "sync15")
+    records = list(generate([sync], [], MONDAY, MONDAY + DAY, seed=3, realism=REALISTIC))
+    minutes = sorted({int(r["timestamp"]) // 60 for r in records})
+    runs = [m for i, m in enumerate(minutes) if i == 0 or m - minutes[i - 1] > 3]
+    gaps = np.diff(runs)
+    assert 90 <= len(runs) <= 96
+    assert set(gaps.tolist()) - {15}  # Jitter moves runs ...
+    assert all(10 <= g <= 20 for g in gaps)  # ... by a few minutes at most.
+
+
+def test_campaigns_reach_forms_only() -> None:
+    week = MONDAY + 7 * DAY
+    only = dataclasses.replace(PLAIN, campaigns=True)
+    for profile in PROFILES[:2]:  # Subscribe is a form, Unsubscribe is not.
+        plain = tally(list(generate([profile], [], MONDAY, week, seed=5)))[0]
+        real = tally(list(generate([profile], [], MONDAY, week, seed=5, realism=only)))[0]
+        assert (real > 1.05 * plain) == (profile.operation in FORMS)
