@@ -10,16 +10,16 @@ from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from agents import evaluate, ingest, oplog, web_metrics
 from agents.context import Detector, Topics
 from agents.files import read_yaml
+from agents.links import LinkMaker
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
-from agents.secret import link_secret
 from agents.settings import Settings, describe_validation
 from agents.web.routes import Dashboard
 from detector.engine import Engine
@@ -112,23 +112,19 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         counts=counts.declare(app, settings.partitions),
         models=models.declare(app, settings.partitions),
         summaries=summaries.declare(app, settings.partitions),
+        links=LinkMaker.from_settings(settings),
     )
     ingest.register(detector)
     evaluate.register(detector)
     notify = load_notify_settings()
-    secret = link_secret(settings.link_secret, notify.link_secret, data_dir=settings.data_dir)
-    detector.link_secret = secret
     if notify.subscriptions is not None:
-        shared: dict[str, Any] = {"link_secret": SecretStr(secret.decode())}
-        if "link_base_url" not in notify.model_fields_set:
-            shared["link_base_url"] = settings.public_url  # One dashboard address to set.
-        notify = notify.model_copy(update=shared)
-        notify_agent.register(app, topics.status, notify, registry, settings.partitions)
+        notify_agent.register(
+            app, topics.status, notify, registry, settings.partitions, detector.links
+        )
     dashboard = Dashboard(
         summaries=lambda: detector.summaries.data,
         read_log=lambda op, start, end: oplog.read_log(settings, op, start, end),
-        secret=secret,
-        ttl_seconds=int(settings.link_ttl_days * 86400),
+        links=detector.links,
     )
     dashboard.add_routes(app.web.web_app)  # type: ignore[attr-defined]
     web_metrics.register(detector)

@@ -14,9 +14,9 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from agents.links import LinkMaker
 from agents.metrics import PipelineMetrics
 from agents.settings import Settings
-from detector import links
 from detector.engine import Engine
 from detector.opconfig import DetectionConfig
 from detector.status import StatusChange
@@ -53,17 +53,9 @@ class Detector:
     counts: Any
     models: Any
     summaries: Any
-    link_secret: bytes = b""
+    links: LinkMaker
     judge: Judge = _not_registered
 
     def log_url(self, change: StatusChange, now: float) -> str:
         """The signed link to the log around a change, as mails and the dashboard give it."""
-        link = links.incident_link(
-            self.link_secret,
-            change.operation,
-            change.at.timestamp(),
-            now,
-            int(self.settings.link_ttl_days * 86400),
-            3600,
-        )
-        return links.url(self.settings.public_url, self.link_secret, link)
+        return self.links.url(change.operation, change.at.timestamp(), now)

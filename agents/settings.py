@@ -53,10 +53,16 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:6066",
         pattern=r"^https?://",
-        description="Dashboard address as readers of status changes reach it (log links).",
+        description="Dashboard address that readers of status changes and mails reach (links).",
     )
     link_ttl_days: float = Field(
-        7.0, gt=0, description="Days a log link from the dashboard stays valid."
+        7.0, gt=0, description="Days a log link (status change, mail, dashboard) stays valid."
+    )
+    link_before_seconds: int = Field(
+        3600, ge=0, description="How much of the log before a status change its links show."
+    )
+    link_after_seconds: int = Field(
+        3600, ge=0, description="How much of the log past the change (or now) its links show."
     )
     partitions: int = Field(
         4, ge=1, le=1024, description="Partitions of the topics the worker creates."

@@ -49,12 +49,23 @@ def url(base_url: str, secret: bytes, link: LogLink) -> str:
     return f"{base_url.rstrip('/')}{path}?{urlencode(sign(secret, link))}"
 
 
-def incident_link(
-    secret: bytes, operation: str, at: float, now: float, ttl_seconds: int, around_seconds: int
-) -> LogLink:
-    """The log around an incident at ``at``: ``around_seconds`` before it, up to an hour after."""
-    start = int(at) - around_seconds
-    return LogLink(operation, start, int(at) + 3600, int(now) + ttl_seconds)
+@dataclass(frozen=True)
+class LinkRule:
+    """How long a link lives and how much of the log it opens: one rule for the links in
+    status changes, in mails and on the dashboard, so all three show the same window."""
+
+    ttl_seconds: int = 7 * 86400
+    before_seconds: int = 3600
+    after_seconds: int = 3600
+
+    def window(self, at: float, now: float) -> tuple[int, int]:
+        """From ``before_seconds`` ahead of ``at`` to ``after_seconds`` past the later of
+        ``at`` and ``now``: the lead-up to a change and everything since."""
+        return max(0, int(at) - self.before_seconds), int(max(at, now)) + self.after_seconds
+
+    def link(self, operation: str, at: float, now: float) -> LogLink:
+        start, end = self.window(at, now)
+        return LogLink(operation, start, end, int(now) + self.ttl_seconds)
 
 
 def verify(secret: bytes, operation: str, params: dict[str, str], now: float) -> LogLink:

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from agents.links import LinkMaker
 from agents.notify.email import EmailNotifier
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.pipeline import Notify, flush_all, forward, take
@@ -29,6 +30,7 @@ def register(
     settings: NotifySettings,
     registry: CollectorRegistry,
     partitions: int,
+    links: LinkMaker,
 ) -> Notify:
     """Add the notifier's topic, table, agents and timers to ``app``; fails at start on
     a broken subscriptions file (``ConfigError`` naming the file, entry and field)."""
@@ -42,6 +44,7 @@ def register(
         topic=app.topic(f"{app.conf.id}-notify", partitions=partitions, internal=True),
         table=notifications.declare(app, partitions),
         flush=app.producer.flush,
+        links=links,
     )
 
     @app.agent(status_topic, name="notify-route")

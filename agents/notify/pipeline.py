@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agents.links import LinkMaker
 from agents.notify.base import Notifier
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.reload import SubscriptionsFile
 from agents.notify.retry import Backoff
 from agents.notify.settings import NotifySettings
-from detector import links
 from detector.errors import NotificationError
 from detector.notify import grouping
 from detector.notify.grouping import Notification, RecipientState
@@ -43,6 +43,7 @@ class Notify:
     table: Any
     # Waits until the table's changelog writes are on the broker (the producer's flush).
     flush: Callable[[], Awaitable[None]]
+    links: LinkMaker
 
     def notifier(self, recipient: str) -> Notifier:
         return self.webhook if recipient.startswith(("http://", "https://")) else self.email
@@ -147,22 +148,7 @@ def _who(note: Notification) -> str:
 
 
 def _links(notify: Notify, note: Notification, now: float) -> dict[str, str]:
-    s = notify.settings
-    secret = s.link_secret.get_secret_value().encode()
-    if not secret:
-        return {}
     return {
-        c.operation: links.url(
-            s.link_base_url,
-            secret,
-            links.incident_link(
-                secret,
-                c.operation,
-                c.at.timestamp(),
-                now,
-                s.link_ttl_seconds,
-                s.link_before_seconds,
-            ),
-        )
+        c.operation: notify.links.url(c.operation, c.at.timestamp(), now)
         for c in (*note.changes, *note.reminders)
     }

@@ -1,7 +1,7 @@
 """Settings of the notifier, read from ``DETECTOR_NOTIFY_*`` environment variables.
 
 Grouping, repeats and mute windows live in the subscriptions file (reloaded while
-running); what is here is how to reach people and how to link to the evidence.
+running); what is here is how to reach people. Log links use the worker's link settings.
 """
 
 from __future__ import annotations
@@ -52,14 +52,4 @@ class NotifySettings(BaseSettings):
     retry_max: float = Field(300.0, gt=0, description="Longest wait between two attempts.")
     retry_give_up_after: int = Field(
         96, ge=1, description="Temporary failures in a row after which a notification is dropped."
-    )
-    link_base_url: str = Field(
-        "http://127.0.0.1:6066", description="Dashboard address the log links in mails point to."
-    )
-    link_secret: SecretStr = Field(
-        SecretStr(""), description="HMAC key signing log links; no links when empty."
-    )
-    link_ttl_seconds: int = Field(7 * 86400, ge=60, description="How long a log link stays valid.")
-    link_before_seconds: int = Field(
-        1800, ge=0, description="How much of the log before the change a link shows."
     )

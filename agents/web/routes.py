@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agents.links import LinkMaker
 from detector import links
 from detector.oplog import LogEntry, page
 from detector.summary import OperationSummary
@@ -28,14 +29,12 @@ class Dashboard:
         self,
         summaries: Callable[[], Mapping[str, Any]],
         read_log: LogReader,
-        secret: bytes,
-        ttl_seconds: int,
+        links: LinkMaker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.summaries = summaries
         self.read_log = read_log
-        self.secret = secret
-        self.ttl = ttl_seconds
+        self.links = links
         self.clock = clock
 
     def add_routes(self, app: web.Application) -> None:
@@ -51,10 +50,10 @@ class Dashboard:
 
     def _row(self, raw: Mapping[str, Any], now: float) -> dict[str, Any]:
         summary = OperationSummary.model_validate(raw)
-        link = links.LogLink(
-            summary.operation, int(now) - 86400, int(now) + 3600, int(now) + self.ttl
-        )
-        return {**summary.model_dump(mode="json"), "log_url": links.url("", self.secret, link)}
+        # Around the current status's start: its lead-up and everything since.
+        at = summary.since or now
+        url = self.links.url(summary.operation, at, now, relative=True)
+        return {**summary.model_dump(mode="json"), "log_url": url}
 
     async def operations(self, _request: web.Request) -> web.Response:
         now = self.clock()
@@ -70,7 +69,10 @@ class Dashboard:
     def _verify(self, request: web.Request) -> links.LogLink:
         try:
             return links.verify(
-                self.secret, request.match_info["operation"], dict(request.query), self.clock()
+                self.links.secret,
+                request.match_info["operation"],
+                dict(request.query),
+                self.clock(),
             )
         except links.LinkError as exc:
             raise web.HTTPForbidden(text=str(exc)) from None

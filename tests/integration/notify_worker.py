@@ -8,8 +8,10 @@ import os
 import faust
 from prometheus_client import CollectorRegistry
 
+from agents.links import LinkMaker
 from agents.notify.agent import register
 from agents.notify.settings import NotifySettings
+from agents.settings import load_settings
 
 
 def main() -> None:
@@ -32,7 +34,8 @@ def main() -> None:
         value_serializer="raw",
     )
     status = app.topic(os.environ["DETECTOR_STATUS_TOPIC"], partitions=partitions, internal=True)
-    register(app, status, NotifySettings(), CollectorRegistry(), partitions)
+    links = LinkMaker.from_settings(load_settings())
+    register(app, status, NotifySettings(), CollectorRegistry(), partitions, links)
     faust.Worker(app, loglevel="info", quiet=True).execute_from_commandline()
 
 

@@ -45,7 +45,7 @@ async def test_an_incident_reaches_the_subscriber_by_mail(
         start_worker(
             DETECTOR_NOTIFY_SUBSCRIPTIONS=str(subscriptions),
             DETECTOR_NOTIFY_SMTP_PORT=str(port),
-            DETECTOR_NOTIFY_LINK_SECRET="end-to-end-test-secret",
+            DETECTOR_LINK_SECRET="end-to-end-test-secret",
         )
         for _ in range(60):
             if inbox.to("web-team@example.com"):

@@ -39,8 +39,8 @@ def notify_env(kafka: str, unique: str, tmp_path: Path) -> dict[str, str]:
         DETECTOR_NOTIFY_RETRY_INITIAL="0.5",
         DETECTOR_NOTIFY_RETRY_MAX="2",
         DETECTOR_NOTIFY_FLUSH_INTERVAL="0.5",
-        DETECTOR_NOTIFY_LINK_SECRET="test-secret",
-        DETECTOR_NOTIFY_LINK_BASE_URL="http://dash.example",
+        DETECTOR_LINK_SECRET="test-secret",
+        DETECTOR_PUBLIC_URL="http://dash.example",
         PYTHONPATH=str(ROOT),
     )
     return env

@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detector import links
 
@@ -17,9 +19,7 @@ def _params(link: links.LogLink, secret: bytes = SECRET) -> dict[str, str]:
 
 
 def _link(operation: str = "orders.sync") -> links.LogLink:
-    return links.incident_link(
-        SECRET, operation, NOW, NOW, ttl_seconds=7 * 86400, around_seconds=3600
-    )
+    return links.LinkRule(ttl_seconds=7 * 86400).link(operation, NOW, NOW)
 
 
 def test_a_signed_link_verifies_to_its_own_range() -> None:
@@ -63,3 +63,22 @@ def test_a_link_stops_working_after_it_expires() -> None:
 def test_operation_names_are_escaped_in_the_path() -> None:
     url = links.url("https://d.example/", SECRET, _link("a/b?c"))
     assert urlsplit(url).path == "/operations/a%2Fb%3Fc/log"
+
+
+@given(
+    at=st.integers(0, 2**33),
+    lag=st.integers(0, 10**7),
+    before=st.integers(0, 10**6),
+    after=st.integers(0, 10**6),
+    ttl=st.integers(60, 10**7),
+)
+def test_the_window_holds_the_lead_up_the_change_and_now(
+    at: int, lag: int, before: int, after: int, ttl: int
+) -> None:
+    """One rule for status changes, mails and the dashboard: the link opens the log from
+    ``before`` ahead of the change to ``after`` past now, and expires ``ttl`` after now."""
+    rule = links.LinkRule(ttl_seconds=ttl, before_seconds=before, after_seconds=after)
+    link = rule.link("orders.sync", at, at + lag)
+    assert link.start == max(0, at - before)
+    assert link.start <= at <= at + lag <= link.end == at + lag + after
+    assert link.expires == at + lag + ttl

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
+from agents.links import LinkMaker
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.pipeline import Notify, flush_all, forward, take
 from agents.notify.reload import SubscriptionsFile
@@ -72,7 +72,7 @@ def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Not
     path = tmp_path / "subs.yaml"
     path.write_text(SUBS, encoding="utf-8")
     return Notify(
-        settings=NotifySettings(link_secret=SecretStr("k"), link_base_url="http://dash"),
+        settings=NotifySettings(),
         subscriptions=SubscriptionsFile(path),
         metrics=NotifyMetrics(registry),
         backoff=Backoff(2.0, 60.0, give_up_after=3, random=lambda: 0.0),
@@ -81,6 +81,7 @@ def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Not
         topic=Topic(),
         table=Table(),
         flush=_nothing,
+        links=LinkMaker("http://dash", b"k", links.LinkRule()),
     )
 
 

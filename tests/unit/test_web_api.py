@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from agents.links import LinkMaker
 from agents.web.routes import Dashboard
 from detector import links
 from detector.oplog import LogEntry
@@ -47,9 +48,9 @@ def entries(operation: str, start: float, end: float) -> list[LogEntry]:
 @pytest.fixture
 async def client() -> AsyncIterator[Client]:
     summaries = {
-        op: OperationSummary(operation=op, integration="website", status="ok").model_dump(
-            mode="json"
-        )
+        op: OperationSummary(
+            operation=op, integration="website", status="ok", since=NOW - 7200
+        ).model_dump(mode="json")
         for op in ("Website.Subscribe", "Website.Unsubscribe")
     }
 
@@ -57,7 +58,8 @@ async def client() -> AsyncIterator[Client]:
         return entries(operation, start, end)
 
     app = web.Application()
-    Dashboard(lambda: summaries, read_log, SECRET, 86400, clock=lambda: NOW).add_routes(app)
+    maker = LinkMaker("http://dash", SECRET, links.LinkRule(ttl_seconds=86400))
+    Dashboard(lambda: summaries, read_log, maker, clock=lambda: NOW).add_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
