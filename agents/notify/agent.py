@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agents.links import LinkMaker
+from agents.notify.alertmanager import AlertmanagerNotifier
 from agents.notify.email import EmailNotifier
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.pipeline import Notify, flush_all, forward, take
@@ -41,6 +42,7 @@ def register(
         backoff=Backoff(settings.retry_initial, settings.retry_max, settings.retry_give_up_after),
         email=EmailNotifier(settings),
         webhook=WebhookNotifier(settings.webhook_timeout),
+        alertmanager=AlertmanagerNotifier(settings.webhook_timeout),
         topic=app.topic(f"{app.conf.id}-notify", partitions=partitions, internal=True),
         table=notifications.declare(app, partitions),
         flush=app.producer.flush,

@@ -1,4 +1,4 @@
-"""Metrics of the notifier, on an injected registry. ``channel`` is email or webhook,
+"""Metrics of the notifier, on an injected registry. ``channel`` is email, webhook or alertmanager,
 ``reason`` one of ``agents.notify.base.REASONS``: both bounded."""
 
 from __future__ import annotations

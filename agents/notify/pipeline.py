@@ -25,6 +25,7 @@ from detector.errors import NotificationError
 from detector.notify import grouping
 from detector.notify.grouping import Notification, RecipientState
 from detector.notify.render import render
+from detector.notify.subscriptions import ALERTMANAGER_PREFIX
 from detector.status import StatusChange
 from tables.writes import put
 
@@ -39,6 +40,7 @@ class Notify:
     backoff: Backoff
     email: Notifier
     webhook: Notifier
+    alertmanager: Notifier
     topic: Any
     table: Any
     # Waits until the table's changelog writes are on the broker (the producer's flush).
@@ -46,6 +48,8 @@ class Notify:
     links: LinkMaker
 
     def notifier(self, recipient: str) -> Notifier:
+        if recipient.startswith(ALERTMANAGER_PREFIX):
+            return self.alertmanager
         return self.webhook if recipient.startswith(("http://", "https://")) else self.email
 
 
@@ -144,7 +148,8 @@ def _who(note: Notification) -> str:
     """A recipient for logs: webhook URLs often carry a token, so only their host."""
     if note.recipient.startswith("mailto:"):
         return note.recipient
-    return note.recipient.split("/")[2] + " (webhook)"
+    kind = "alertmanager" if note.recipient.startswith(ALERTMANAGER_PREFIX) else "webhook"
+    return f"{note.recipient.split('/')[2]} ({kind})"
 
 
 def _links(notify: Notify, note: Notification, now: float) -> dict[str, str]:

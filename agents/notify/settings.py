@@ -45,7 +45,9 @@ class NotifySettings(BaseSettings):
         pattern=r"^https?://",
         description="Also POST every problem and recovery as JSON to this URL.",
     )
-    webhook_timeout: float = Field(10.0, gt=0, description="Seconds before a POST fails.")
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="Seconds before a webhook or Alertmanager POST fails."
+    )
     retry_initial: float = Field(
         2.0, gt=0, description="First wait after a temporary failure; doubles each time."
     )

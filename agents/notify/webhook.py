@@ -1,5 +1,5 @@
-"""The same notifications as JSON POSTs, for chat tools and anything else with a URL.
-Retry rules as for mail: network trouble, 408, 429 and 5xx are retryable, other 4xx not."""
+"""The same notifications as JSON POSTs, for chat tools and anything else with a URL
+(retry rules in ``agents.notify.http``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Any
 
 import aiohttp
 
-from detector.errors import NotificationError
+from agents.notify.http import post_json
 from detector.notify.grouping import Notification
 from detector.notify.render import Mail
-
-RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
 def payload(notification: Notification, mail: Mail, links: dict[str, str]) -> dict[str, Any]:
@@ -39,18 +37,6 @@ class WebhookNotifier:
 
     async def send(self, notification: Notification, mail: Mail, links: dict[str, str]) -> None:
         body = payload(notification, mail, links)
-        headers = {"Idempotency-Key": notification.key}
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=self.timeout) as session,
-                session.post(notification.recipient, json=body, headers=headers) as response,
-            ):
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            reason = "timeout" if isinstance(exc, TimeoutError) else "refused"
-            raise NotificationError(
-                reason, f"{type(exc).__name__}: {exc}", retryable=True
-            ) from None
-        if status >= 300:
-            retryable = status >= 500 or status in RETRYABLE_STATUS
-            raise NotificationError("http", f"HTTP {status}", retryable=retryable)
+        await post_json(
+            notification.recipient, body, self.timeout, {"Idempotency-Key": notification.key}
+        )

@@ -62,6 +62,7 @@ class Notification:
     recipient: str
     changes: tuple[StatusChange, ...]
     reminders: tuple[StatusChange, ...]
+    repeat_interval: int  # Seconds until a standing problem is told again.
 
     @property
     def change_ids(self) -> list[str]:
@@ -91,7 +92,7 @@ def due(
     if _muted(subscriber, subs, now) or (state.retry_at is not None and now < state.retry_at):
         return None
     changes: list[StatusChange] = []
-    if state.group_since is not None and now >= state.group_since + subs.group_wait:
+    if state.group_since is not None and now >= state.group_since + subs.group_wait_of(subscriber):
         for operation, item in list(state.pending.items()):
             change = StatusChange.model_validate(item["change"])
             if change.status.value == item["base"] or not _relevant(state, subscriber, change):
@@ -100,12 +101,13 @@ def due(
                 changes.append(change)
         if not state.pending:
             state.group_since = None
+    repeat = subs.repeat_interval_of(subscriber)
     reminders = [
         StatusChange.model_validate(told["change"])
         for op, told in sorted(state.told.items())
         if Status(told["status"]) in subscriber.statuses
         and op not in state.pending
-        and now - told["at"] >= subs.repeat_interval
+        and now - told["at"] >= repeat
     ]
     if not changes and not reminders:
         return None
@@ -114,6 +116,7 @@ def due(
         subscriber.address,
         tuple(changes),
         tuple(reminders),
+        repeat,
     )
 
 

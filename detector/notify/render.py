@@ -96,9 +96,9 @@ def _lines(change: StatusChange, again: bool) -> list[tuple[str, str]]:
         ("What happened", change.reason),
     ]
     if change.observed:
-        rows.append(("Observed", _figures(change.observed)))
+        rows.append(("Observed", figures(change.observed)))
     if change.expected:
-        rows.append(("Expected", _figures(change.expected)))
+        rows.append(("Expected", figures(change.expected)))
     advice = hint(change)
     if advice:
         rows.append(("Likely cause", advice))
@@ -127,8 +127,9 @@ def _html(change: StatusChange, again: bool, link: str | None) -> str:
     return f"<h2>{title}</h2><table>{rows}</table>{anchor}"
 
 
-def _figures(figures: dict[str, Any]) -> str:
+def figures(values: dict[str, Any]) -> str:
+    """Observed or expected figures in words: ``calls 12, errors 12``."""
     return ", ".join(
-        f"{key.replace('_', ' ')} {_figures(value) if isinstance(value, dict) else value}"
-        for key, value in figures.items()
+        f"{key.replace('_', ' ')} {figures(value) if isinstance(value, dict) else value}"
+        for key, value in values.items()
     )

@@ -12,6 +12,8 @@ subscribers:
     mute: ["weekdays 22:00-07:00", "weekends 00:00-24:00"]
   - webhook: http://127.0.0.1:9000/alerts     # the same, as JSON POSTs
     operations: ["*"]
+  - alertmanager: http://127.0.0.1:9093       # as alerts, routed by Alertmanager
+    operations: ["*"]                         # group_wait 0s, repeat_interval 1m here
 ```
 """
 
@@ -37,6 +39,11 @@ from detector.opconfig import parse_duration
 from detector.status import PROBLEMS, Status
 from detector.timerange import TimeRange
 
+ALERTMANAGER_PREFIX = "alertmanager+"
+# Alertmanager does its own grouping; the detector re-posts a standing problem this often
+# (seconds) so that its alert stays firing.
+ALERTMANAGER_REPEAT = 60
+
 
 def _known_zone(value: str) -> str:
     try:
@@ -54,24 +61,37 @@ class Subscriber(BaseModel):
 
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$")
     webhook: str | None = Field(None, pattern=r"^https?://")
+    alertmanager: str | None = Field(None, pattern=r"^https?://")
     operations: tuple[str, ...] = ()
     integrations: tuple[str, ...] = ()
     statuses: tuple[Status, ...] = tuple(sorted(PROBLEMS))
     recovery: bool = True
     mute: tuple[TimeRange, ...] = ()
     timezone: Zone | None = None  # Of this subscriber's mute windows; default: the file's.
+    # This subscriber's own; default: the file's (for Alertmanager: 0 and ALERTMANAGER_REPEAT).
+    group_wait: int | None = None
+    repeat_interval: int | None = Field(None, ge=1)
+
+    @field_validator("group_wait", "repeat_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one_channel(self) -> Subscriber:
-        if (self.email is None) == (self.webhook is None):
-            raise ValueError("give exactly one of email or webhook")
+        if [self.email, self.webhook, self.alertmanager].count(None) != 2:
+            raise ValueError("give exactly one of email, webhook or alertmanager")
+        if self.alertmanager and not self.recovery:
+            raise ValueError("an alertmanager subscriber needs recovery: its alerts resolve by it")
         if not self.operations and not self.integrations:
             raise ValueError("give operations or integrations (globs; '*' for everything)")
         return self
 
     @property
     def address(self) -> str:
-        """The recipient key: ``mailto:…`` or the webhook URL."""
+        """The recipient key: ``mailto:…``, the webhook URL or ``alertmanager+`` its URL."""
+        if self.alertmanager:
+            return f"{ALERTMANAGER_PREFIX}{self.alertmanager}"
         return f"mailto:{self.email}" if self.email else str(self.webhook)
 
     def wants(self, operation: str, integration: str | None) -> bool:
@@ -101,6 +121,16 @@ class Subscriptions(BaseModel):
 
     def for_change(self, operation: str, integration: str | None) -> list[Subscriber]:
         return [s for s in self.subscribers if s.wants(operation, integration)]
+
+    def group_wait_of(self, subscriber: Subscriber) -> int:
+        if subscriber.group_wait is not None:
+            return subscriber.group_wait
+        return 0 if subscriber.alertmanager else self.group_wait
+
+    def repeat_interval_of(self, subscriber: Subscriber) -> int:
+        if subscriber.repeat_interval is not None:
+            return subscriber.repeat_interval
+        return ALERTMANAGER_REPEAT if subscriber.alertmanager else self.repeat_interval
 
     def by_address(self, address: str) -> Subscriber | None:
         return next((s for s in self.subscribers if s.address == address), None)

@@ -27,7 +27,7 @@ LINK = "http://dash.example/operations/Payments.Charge/log?from=1&to=2&exp=3&sig
 
 def notification(address: str = "ops@example.com") -> Notification:
     bad = change(observed={"calls": 50, "errors": 50, "error_codes": {"401": 50}})
-    return Notification("k1", f"mailto:{address}", (bad,), ())
+    return Notification("k1", f"mailto:{address}", (bad,), (), 3600)
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ async def hook() -> AsyncIterator[tuple[str, list[Any], list[int]]]:
 async def test_webhook_posts_json(hook: tuple[str, list[Any], list[int]]) -> None:
     url, received, _ = hook
     recovered = change(previous=Status.MANY_PROBLEMS, status=Status.OK)
-    note = Notification("k2", url, (recovered,), ())
+    note = Notification("k2", url, (recovered,), (), 3600)
     await WebhookNotifier(5).send(note, render(note, {}), {"Payments.Charge": LINK})
     ((key, body),) = received
     assert key == "k2"
@@ -137,7 +137,7 @@ async def test_webhook_failures(
 ) -> None:
     url, _, statuses = hook
     statuses.append(status)
-    note = Notification("k3", url, (change(),), ())
+    note = Notification("k3", url, (change(),), (), 3600)
     with pytest.raises(NotificationError) as raised:
         await WebhookNotifier(5).send(note, render(note, {}), {})
     assert (raised.value.reason, raised.value.retryable) == ("http", retryable)

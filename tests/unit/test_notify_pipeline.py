@@ -78,6 +78,7 @@ def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Not
         backoff=Backoff(2.0, 60.0, give_up_after=3, random=lambda: 0.0),
         email=channel,
         webhook=channel,
+        alertmanager=channel,
         topic=Topic(),
         table=Table(),
         flush=_nothing,

@@ -13,7 +13,7 @@ LINK = "https://health.example/operations/Payments.Charge/log?from=1&to=2&exp=3&
 
 
 def one(**kwargs: object) -> Notification:
-    return Notification("k", "mailto:ops@example.com", (change(**kwargs),), ())  # type: ignore[arg-type]
+    return Notification("k", "mailto:ops@example.com", (change(**kwargs),), (), 3600)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_subject_names_operation_and_new_status() -> None:
 
 def test_subject_of_a_group_names_its_operations() -> None:
     changes = tuple(change(op, at=T0 + i) for i, op in enumerate(["A.x", "B.y"]))
-    text = subject(Notification("k", "r", changes, ()))
+    text = subject(Notification("k", "r", changes, (), 3600))
     assert "A.x many problems" in text
     assert "B.y many problems" in text
 

@@ -54,7 +54,7 @@ def test_defaults_and_durations() -> None:
         ({"email": "not-an-address", "operations": ["*"]}, "subscribers[1].email"),
         ({"email": "a@b.c", "operations": ["*"], "mute": ["nightly 22-07"]}, "subscribers[1].mute"),
         ({"email": "a@b.c"}, "give operations or integrations"),
-        ({"operations": ["*"]}, "exactly one of email or webhook"),
+        ({"operations": ["*"]}, "exactly one of email, webhook or alertmanager"),
         ({"email": "a@b.c", "operations": ["*"], "colour": "red"}, "subscribers[1].colour"),
     ],
 )
