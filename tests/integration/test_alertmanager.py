@@ -16,10 +16,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from detector.status import Status
-from tests.integration.conftest import eventually, free_port
+from tests.integration.conftest import WorkerProcess, eventually, free_port
 from tests.integration.servers import Server, alertmanager
 from tests.integration.test_notify_worker import (  # noqa: F401 (fixtures)
-    NotifyWorker,
     notify_env,
     publish,
     workers,
@@ -43,7 +42,7 @@ def active(server: Server, operation: str) -> list[dict[str, Any]]:
 
 async def test_alerts_fire_refresh_survive_an_outage_and_resolve(
     notify_env: dict[str, str],  # noqa: F811
-    workers: Callable[[], NotifyWorker],  # noqa: F811
+    workers: Callable[[], WorkerProcess],  # noqa: F811
     producer: AIOKafkaProducer,
     tmp_path: Path,
 ) -> None:
@@ -114,7 +113,7 @@ async def test_alerts_fire_refresh_survive_an_outage_and_resolve(
         server.stop()
 
 
-def _logged(worker: NotifyWorker, text: str) -> None:
+def _logged(worker: WorkerProcess, text: str) -> None:
     assert any(text in line and "retrying" in line for line in worker.log)
 
 
