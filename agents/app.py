@@ -21,9 +21,11 @@ from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings, describe_validation
+from agents.web import ingest as http_ingest
 from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
+from detector.events import Limits
 from detector.opconfig import DetectionConfig, parse_detection_config
 from tables import counts, models, summaries
 
@@ -127,5 +129,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         links=detector.links,
     )
     dashboard.add_routes(app.web.web_app)  # type: ignore[attr-defined]
+    http_ingest.Ingest(
+        http_ingest.load_tokens(settings),
+        http_ingest.kafka_writer(app, settings.calls_topic),
+        registry,
+        max_bytes=settings.ingest_max_bytes,
+        limits=Limits(max_count=settings.max_count),
+    ).add_routes(app.web.web_app)  # type: ignore[attr-defined]
     web_metrics.register(detector)
     return detector

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     detection_config: Path | None = Field(
         None, description="YAML file of per-operation detection rules (see deploy/)."
     )
+    ingest_tokens: SecretStr | None = Field(
+        None,
+        description="Producer tokens of HTTP ingest (POST /api/calls), as name=token pairs, "
+        "comma separated; tokens of 16+ characters. No HTTP ingest without tokens.",
+    )
+    ingest_tokens_file: Path | None = Field(
+        None, description="File of name=token lines for HTTP ingest (with or instead of the above)."
+    )
+    ingest_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest HTTP ingest body in bytes (413 beyond)."
+    )
     web_host: str = Field("127.0.0.1", description="Address of the dashboard and /metrics.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the dashboard and /metrics.")
     data_dir: Path = Field(Path(".detector-data"), description="Worker's local state directory.")

@@ -1,0 +1,169 @@
+"""``POST /api/calls``: HTTP ingest for producers that cannot speak Kafka.
+
+Authenticated by its own per-producer bearer token (``DETECTOR_INGEST_TOKENS`` or
+``DETECTOR_INGEST_TOKENS_FILE``), independent of any dashboard login: the route declares
+``OWN_AUTH`` so a middleware guarding the dashboard can leave it alone. The body is read
+up to ``DETECTOR_INGEST_MAX_BYTES`` (413 beyond), validated by ``detector.submission``
+and written to ``operation-calls`` keyed by operation; 202 once Kafka acknowledged it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+from agents.settings import Settings
+from detector.errors import ConfigError
+from detector.events import LIMITS, Limits
+from detector.reporting import Outgoing
+from detector.submission import parse_tokens, producer_of, submit
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/calls"
+OWN_AUTH = frozenset({PATH})  # Paths that check their own credentials.
+Write = Callable[[list[Outgoing]], Awaitable[None]]
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "detector_http_ingest_requests",
+            "POST /api/calls requests, by HTTP status code.",
+            ("code",),
+            registry=registry,
+        )
+        self.records = Counter(
+            "detector_http_ingest_records",
+            "Records received over HTTP, by producer and result (accepted or rejected).",
+            ("producer", "result"),
+            registry=registry,
+        )
+        self.calls = Counter(
+            "detector_http_ingest_calls",
+            "Calls accepted over HTTP, by producer.",
+            ("producer",),
+            registry=registry,
+        )
+
+
+class Ingest:
+    def __init__(
+        self,
+        tokens: dict[bytes, str],
+        write: Write,
+        registry: CollectorRegistry,
+        *,
+        max_bytes: int,
+        limits: Limits = LIMITS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tokens = tokens
+        self.write = write
+        self.max_bytes = max_bytes
+        self.limits = limits
+        self.clock = clock
+        self.metrics = IngestMetrics(registry)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(PATH, self.post)
+
+    async def post(self, request: web.Request) -> web.Response:
+        response = await self._handle(request)
+        self.metrics.requests.labels(str(response.status)).inc()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        producer = self._authenticate(request)
+        if producer is None:
+            return _plain(
+                401,
+                "A valid producer token is required: Authorization: Bearer <token> "
+                "(DETECTOR_INGEST_TOKENS on the worker).",
+                {"WWW-Authenticate": 'Bearer realm="detector-ingest"'},
+            )
+        body = await self._body(request)
+        if body is None:
+            return _plain(413, f"The body is over the limit of {self.max_bytes} bytes; split it.")
+        if not body.strip():
+            return _plain(400, "The body is empty: send a JSON object, a JSON array or NDJSON.")
+        submission = submit(body, self.clock(), self.limits)
+        if submission.messages:
+            try:
+                await self.write(submission.messages)
+            except Exception as exc:  # Kafka away: nothing is acknowledged, retry later.
+                log.warning("HTTP ingest from %s not written to Kafka: %r", producer, exc)
+                return _plain(
+                    503, "Kafka did not acknowledge the calls; retry later.", {"Retry-After": "5"}
+                )
+        self.metrics.records.labels(producer, "accepted").inc(submission.accepted)
+        self.metrics.records.labels(producer, "rejected").inc(submission.rejected)
+        self.metrics.calls.labels(producer).inc(submission.calls)
+        status = 400 if submission.rejected and not submission.accepted else 202
+        return web.json_response(submission.answer(), status=status)
+
+    def _authenticate(self, request: web.Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return producer_of(self.tokens, token.strip())
+
+    async def _body(self, request: web.Request) -> bytes | None:
+        """The body, or None as soon as it is known to be over the limit."""
+        if request.content_length is not None and request.content_length > self.max_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=text, headers=headers)
+
+
+def load_tokens(settings: Settings) -> dict[bytes, str]:
+    """Every producer token from the setting and the file; a mistake fails at start."""
+    tokens: dict[bytes, str] = {}
+    if settings.ingest_tokens is not None:
+        tokens.update(
+            parse_tokens(settings.ingest_tokens.get_secret_value(), "DETECTOR_INGEST_TOKENS")
+        )
+    path = settings.ingest_tokens_file
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read DETECTOR_INGEST_TOKENS_FILE {path}: {exc.strerror}"
+            ) from None
+        for digest, name in parse_tokens(text, str(path)).items():
+            if digest in tokens or name in tokens.values():
+                raise ConfigError(
+                    f"{path}: {name!r} or its token is also in DETECTOR_INGEST_TOKENS"
+                )
+            tokens[digest] = name
+    return tokens
+
+
+def kafka_writer(app: Any, topic: str) -> Write:
+    """Send every message (key = operation) and wait until Kafka acknowledged them all."""
+
+    async def write(messages: list[Outgoing]) -> None:
+        pending = [
+            await app.producer.send(topic, item.key, item.value, None, None, None)
+            for item in messages
+        ]
+        for future in pending:
+            await future
+
+    return write

@@ -1,0 +1,138 @@
+"""POST /api/calls on an in-process aiohttp server with a fake Kafka writer: tokens,
+size limit, the three body forms, counts and reasons, and Kafka failures (503)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+
+from agents.settings import Settings
+from agents.web.ingest import PATH, Ingest, load_tokens
+from detector.errors import ConfigError
+from detector.events import decode
+from detector.reporting import Outgoing
+from detector.submission import parse_tokens
+
+NOW = 1_790_000_000.0
+TOKEN = "shop-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Client = TestClient[web.Request, web.Application]
+
+
+class FakeKafka:
+    def __init__(self) -> None:
+        self.written: list[Outgoing] = []
+        self.down = False
+
+    async def write(self, messages: list[Outgoing]) -> None:
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.written.extend(messages)
+
+
+@pytest.fixture
+def kafka() -> FakeKafka:
+    return FakeKafka()
+
+
+@pytest.fixture
+async def client(kafka: FakeKafka) -> AsyncIterator[Client]:
+    app = web.Application()
+    tokens = parse_tokens(f"shop={TOKEN},crm=crm-token-0123456789", "test")
+    Ingest(tokens, kafka.write, CollectorRegistry(), max_bytes=4096, clock=lambda: NOW).add_routes(
+        app
+    )
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+def call(**fields: object) -> dict[str, object]:
+    return {"operation": "Website.Subscribe", "status": "ok", "timestamp": NOW, **fields}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": TOKEN}],
+)
+async def test_without_a_valid_token_401_and_nothing_written(
+    client: Client, kafka: FakeKafka, headers: dict[str, str]
+) -> None:
+    response = await client.post(PATH, data=orjson.dumps(call()), headers=headers)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert kafka.written == []
+
+
+async def test_a_body_over_the_limit_gets_413(client: Client, kafka: FakeKafka) -> None:
+    big = b"\n".join(orjson.dumps(call(payload="x" * 100)) for _ in range(40))
+    response = await client.post(PATH, data=big, headers=AUTH)
+    assert response.status == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # No Content-Length: chunked encoding.
+        for _ in range(10):
+            yield b" " * 1000
+
+    chunked = await client.post(PATH, data=chunks(), headers=AUTH)
+    assert chunked.status == 413
+    assert kafka.written == []
+
+
+@pytest.mark.parametrize("form", ["object", "array", "ndjson"])
+async def test_accepted_and_rejected_are_counted_with_reasons(
+    client: Client, kafka: FakeKafka, form: str
+) -> None:
+    records = [call(), call(status="failed", error_code="E1"), call(status="exploded")]
+    if form == "object":
+        records = records[1:2]
+    body = (
+        b"\n".join(orjson.dumps(r) for r in records)
+        if form == "ndjson"
+        else orjson.dumps(records if form == "array" else records[0])
+    )
+    response = await client.post(PATH, data=body, headers=AUTH)
+    assert response.status == 202
+    answer = await response.json()
+    if form == "object":
+        assert (answer["accepted"], answer["rejected"]) == (1, 0)
+    else:
+        assert (answer["accepted"], answer["rejected"], answer["calls"]) == (2, 1, 2)
+        assert answer["errors"][0]["index"] == 2
+        assert answer["errors"][0]["reason"] == "invalid"
+        assert "status" in answer["errors"][0]["detail"]
+    assert {m.key for m in kafka.written} == {b"Website.Subscribe"}
+    failed = [decode(m.value) for m in kafka.written if decode(m.value).status == "error"]
+    assert [f.error_code for f in failed] == ["E1"]
+
+
+async def test_nothing_valid_is_400_and_empty_is_400(client: Client, kafka: FakeKafka) -> None:
+    response = await client.post(PATH, data=b"{not json", headers=AUTH)
+    assert response.status == 400
+    assert (await response.json())["errors"][0]["reason"] == "not_json"
+    assert (await client.post(PATH, data=b"  \n", headers=AUTH)).status == 400
+    assert kafka.written == []
+
+
+async def test_kafka_down_is_503_with_retry_after(client: Client, kafka: FakeKafka) -> None:
+    kafka.down = True
+    response = await client.post(PATH, data=orjson.dumps(call()), headers=AUTH)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_tokens_come_from_the_setting_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("# producers\ncrm=crm-token-0123456789\n")
+    settings = Settings(ingest_tokens=f"shop={TOKEN}", ingest_tokens_file=path)  # type: ignore[arg-type]
+    assert sorted(load_tokens(settings).values()) == ["crm", "shop"]
+    path.write_text(f"again={TOKEN}\n")
+    with pytest.raises(ConfigError, match="also in DETECTOR_INGEST_TOKENS"):
+        load_tokens(settings)
+    missing = Settings(ingest_tokens_file=tmp_path / "nope")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="cannot read DETECTOR_INGEST_TOKENS_FILE"):
+        load_tokens(missing)
