@@ -55,7 +55,8 @@ class WindowCollector(Collector):
 
 class StatusCollector(Collector):
     """Per operation owned by this worker: its status (one series per status, 1 for the
-    current one), and the calls observed vs expected over the last hour; per worker, the
+    current one), the calls observed vs expected over the last hour, the error ratio of
+    the last 15 minutes vs the learned normal one; per worker, the
     end of the newest window judged, which stops moving when judging stalls."""
 
     def __init__(self, counts: Any, summaries: Any, models: Any) -> None:
@@ -77,6 +78,16 @@ class StatusCollector(Collector):
             "Calls expected in the last hour by the learned baseline (low estimate).",
             labels=_LABELS,
         )
+        ratio = GaugeMetricFamily(
+            "detector_operation_error_ratio",
+            "Errors / calls over the last 15 minutes (absent without calls).",
+            labels=_LABELS,
+        )
+        normal = GaugeMetricFamily(
+            "detector_operation_expected_error_ratio",
+            "The operation's learned normal error ratio (absent while learning).",
+            labels=_LABELS,
+        )
         for operation in list(self._counts.data):
             raw = self._summaries.data.get(operation)
             if raw is None:
@@ -87,7 +98,11 @@ class StatusCollector(Collector):
                 status.add_metric([*labels, s.value], float(s is summary.status))
             observed.add_metric(labels, summary.calls_last_hour)
             expected.add_metric(labels, summary.expected_last_hour or 0.0)
-        yield from (status, observed, expected)
+            if summary.error_ratio_now is not None:
+                ratio.add_metric(labels, summary.error_ratio_now)
+            if summary.error_ratio_normal is not None:
+                normal.add_metric(labels, summary.error_ratio_normal)
+        yield from (status, observed, expected, ratio, normal)
         judged = [
             migrate(raw)["last_boundary"]
             for raw in list(self._models.data.values())
