@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from detector import rules, wording
 from detector.baseline import local_hour
+from detector.lifecycle import findings as lifecycle
+from detector.lifecycle.tracker import Snapshot
 from detector.opconfig import DetectionConfig, Rule
 from detector.rules import Finding
 from detector.state import OperationState
@@ -57,8 +59,10 @@ class Engine:
         integration: str | None,
         windows: Mapping[int, WindowCounts],
         until: int,
+        snapshots: Mapping[int, Snapshot] | None = None,
     ) -> tuple[OperationState | None, list[StatusChange]]:
-        """Judge every window ending after the state's last boundary, up to ``until``."""
+        """Judge every window ending after the state's last boundary, up to ``until``;
+        ``snapshots``: the events' lifecycle at window ends (``detector.lifecycle``)."""
         changes: list[StatusChange] = []
         if state is None:
             starts = [s for s, w in windows.items() if w.calls and s + self.window <= until]
@@ -73,14 +77,24 @@ class Engine:
         boundary = state.last_boundary + self.window
         while boundary <= until:
             start = boundary - self.window
-            change = self._step(state, operation, rule, start, windows.get(start, _EMPTY))
+            counts = windows.get(start, _EMPTY)
+            snap = snapshots.get(boundary) if snapshots else None
+            if snap is not None:
+                counts = lifecycle.merged(counts, snap)
+            change = self._step(state, operation, rule, start, counts, snap)
             if change is not None:
                 changes.append(change)
             boundary += self.window
         return state, changes
 
     def _step(
-        self, st: OperationState, operation: str, rule: Rule, start: int, counts: WindowCounts
+        self,
+        st: OperationState,
+        operation: str,
+        rule: Rule,
+        start: int,
+        counts: WindowCounts,
+        snap: Snapshot | None = None,
     ) -> StatusChange | None:
         zone = self.config.zone
         end = start + self.window
@@ -109,6 +123,8 @@ class Engine:
                 st.schedule_gap += self.window
         when = (weekday, hour)
         finding = None if rule.mute else self._judge(st, rule, start, days, in_schedule, when)
+        if snap is not None and not rule.mute:
+            finding = lifecycle.judge(finding, snap, zone)
         problem = st.status in PROBLEMS
         if end % 3600 == 0 and len(st.recent_calls) == self.keep:
             st.baseline.learn_burstiness(st.recent_calls)  # The hour that just ended.

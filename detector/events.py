@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detector.errors import DecodeError
 
-StatusName = Literal["success", "error", "retrying"]
+StatusName = Literal["received", "processing", "success", "error", "retrying"]
+# Statuses of an event still under way: followed through ``event_id``, never counted alone.
+UNDER_WAY = ("received", "processing")
 
 STATUS_ALIASES: dict[str, StatusName] = {
     "success": "success",
@@ -28,6 +30,8 @@ STATUS_ALIASES: dict[str, StatusName] = {
     "failure": "error",
     "retrying": "retrying",
     "retry": "retrying",
+    "received": "received",
+    "processing": "processing",
 }
 
 
@@ -78,6 +82,7 @@ class OperationCall(BaseModel):
     timestamp: float | None = None
     status: StatusName | None = None
     integration: str | None = Field(default=None, max_length=200)
+    event_type: str | None = Field(default=None, max_length=200)
     event_id: str | None = Field(default=None, max_length=200)
     error_code: str | None = Field(default=None, max_length=200)
     error_message: str | None = Field(default=None, max_length=10_000)
@@ -100,8 +105,8 @@ class OperationCall(BaseModel):
             alias = STATUS_ALIASES.get(value.strip().lower())
             if alias is None:
                 raise ValueError(
-                    f"status {value[:40]!r} is not one of success, error, retrying "
-                    "(or the aliases ok, delivered, failed, failure)"
+                    f"status {value[:40]!r} is not one of received, processing, success, "
+                    "error, retrying (or the aliases ok, delivered, failed, failure)"
                 )
             return alias
         return value
@@ -121,10 +126,16 @@ class OperationCall(BaseModel):
                 raise ValueError("status is required unless the record is pre-aggregated (count)")
         elif self.errors is not None and self.errors > self.count:
             raise ValueError(f"errors ({self.errors}) is more than count ({self.count})")
+        elif self.status in UNDER_WAY:
+            raise ValueError(f"a pre-aggregated record (count) counts outcomes, not {self.status}")
         return self
 
     def tally(self) -> tuple[int, int, int]:
-        """(calls, errors, retries) this record stands for."""
+        """(calls, errors, retries) this record stands for, read alone: an event still
+        under way stands for nothing until its outcome (``detector.lifecycle`` follows
+        events by ``event_id`` and counts each once)."""
+        if self.status in UNDER_WAY:
+            return 0, 0, 0
         if self.count is None:
             return 1, int(self.status == "error"), int(self.status == "retrying")
         if self.errors is not None:

@@ -11,6 +11,9 @@ rules:                           # the first rule that matches an operation appl
     schedule: "weekdays 09:00-18:00"   # ... but only within these hours
   - operation: "Test.*"
     mute: true                   # never reported as a problem
+  - operation: "Crm.Sync"
+    stuck_after: 30m             # received/processing longer than this is stuck
+    retry_horizon: 1h            # still retrying after this counts as a failure
 ```
 """
 
@@ -51,8 +54,17 @@ class Rule(BaseModel):
     mute: bool = False
     expect_every: int | None = Field(None, description="Longest normal gap between calls.")
     schedule: TimeRange | None = None
+    stuck_after: int | None = Field(
+        None,
+        gt=0,
+        description="Events received or processing longer than this are stuck; "
+        "default: learned from the operation's own processing times (5-15 min).",
+    )
+    retry_horizon: int = Field(
+        900, gt=0, description="An event still retrying after this long counts as failed."
+    )
 
-    @field_validator("expect_every", mode="before")
+    @field_validator("expect_every", "stuck_after", "retry_horizon", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value

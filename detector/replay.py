@@ -1,9 +1,10 @@
 """Offline replay: the live worker's decisions, reproduced from a file of events.
 
-Events (in timestamp order) are counted into windows; whenever event time enters a new
-window, every known operation is advanced to that window's start with the same
-``Engine.advance`` the worker's evaluator calls, which is what the worker does while it
-reads a backlog. At the end, operations are advanced to the start of the last event's
+Events (in timestamp order) are followed through their lifecycle and counted into
+windows (``detector.lifecycle``: an event with an ``event_id`` is one call); whenever
+event time enters a new window, every known operation is advanced to that window's start
+with the same ``Engine.advance`` the worker's evaluator calls, which is what the worker
+does while it reads a backlog. At the end, operations are advanced to the start of the last event's
 window, not beyond: what comes after the file is unknown.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from detector.engine import Engine
 from detector.events import OperationCall
+from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
 from detector.state import OperationState
 from detector.status import StatusChange
@@ -35,49 +37,61 @@ def replay(
     stats: ReplayStats | None = None,
 ) -> Iterator[StatusChange]:
     stats = stats if stats is not None else ReplayStats()
-    engine = Engine(config, window_seconds)
-    states: dict[str, OperationState | None] = {}
-    integrations: dict[str, str | None] = {}
-    windows: dict[str, dict[int, WindowCounts]] = {}
+    run = _Run(Engine(config, window_seconds))
+    windows = run.windows
     judged = None  # The boundary every operation has been advanced to.
     for call in calls:
         assert call.timestamp is not None, "replay needs timestamps on every event"
         start = window_start(call.timestamp, window_seconds)
+        operation = call.operation
+        if operation not in windows:
+            windows[operation], run.states[operation] = {}, None
+            run.lifecycles[operation] = Lifecycle()
+            stats.operations.add(operation)
+        if call.integration is not None:
+            run.integrations[operation] = call.integration
         if judged is not None and start < judged:
+            # Too late to count, as in the worker; its lifecycle still moves on.
+            run.lifecycles[operation].observe(call, run.policy(operation))
             stats.late += 1
             continue
         if judged is None or start > judged:
             if judged is not None:
-                yield from _advance_all(engine, states, integrations, windows, start)
+                yield from run.advance_all(start)
             judged = start
-        operation = call.operation
-        if operation not in windows:
-            windows[operation], states[operation] = {}, None
-            stats.operations.add(operation)
-        if call.integration is not None:
-            integrations[operation] = call.integration
         counts = windows[operation].setdefault(start, WindowCounts())
-        n, errors, retries = call.tally()
+        n, errors, retries = run.lifecycles[operation].observe(call, run.policy(operation))
         counts.add(n, errors, retries)
         if errors:
             counts.add_codes({call.error_code or "unknown": errors})
         stats.calls += n
         stats.events += 1
     if judged is not None:
-        yield from _advance_all(engine, states, integrations, windows, judged)
+        yield from run.advance_all(judged)
 
 
-def _advance_all(
-    engine: Engine,
-    states: dict[str, OperationState | None],
-    integrations: dict[str, str | None],
-    windows: dict[str, dict[int, WindowCounts]],
-    until: int,
-) -> Iterator[StatusChange]:
-    for operation, state in states.items():
-        own = windows[operation]
-        state, changes = engine.advance(state, operation, integrations.get(operation), own, until)
-        states[operation] = state
-        yield from changes
-        for start in [s for s in own if s < until]:
-            del own[start]
+@dataclass
+class _Run:
+    """Every operation's windows, lifecycle and detection state during one replay."""
+
+    engine: Engine
+    states: dict[str, OperationState | None] = field(default_factory=dict)
+    integrations: dict[str, str | None] = field(default_factory=dict)
+    windows: dict[str, dict[int, WindowCounts]] = field(default_factory=dict)
+    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
+
+    def policy(self, operation: str) -> Policy:
+        rule = self.engine.rule(operation, self.integrations.get(operation))
+        return Policy.of(rule, self.engine.window, self.engine.config.zone)
+
+    def advance_all(self, until: int) -> Iterator[StatusChange]:
+        for operation, state in self.states.items():
+            own, life = self.windows[operation], self.lifecycles[operation]
+            snaps = life.close(until, self.policy(operation))
+            integration = self.integrations.get(operation)
+            state, changes = self.engine.advance(state, operation, integration, own, until, snaps)
+            life.judged(until)
+            self.states[operation] = state
+            yield from changes
+            for start in [s for s in own if s < until]:
+                del own[start]

@@ -38,3 +38,43 @@ def about(expected: float) -> str:
 
 def when(weekday: int, hour: int) -> str:
     return f"at this time on a {WEEKDAYS[weekday]}"
+
+
+# (words in error codes, the likely cause): the first that matches wins.
+HINTS = (
+    (
+        ("auth", "401", "403", "token", "credential", "forbidden", "unauthor"),
+        "the errors look like rejected credentials: check API keys, tokens and passwords",
+    ),
+    (
+        ("429", "rate", "throttl", "quota", "too_many"),
+        "the errors look like a rate limit: the destination is refusing the volume we send",
+    ),
+    (
+        (
+            "timeout",
+            "timed_out",
+            "500",
+            "502",
+            "503",
+            "504",
+            "unavailable",
+            "connection",
+            "refused",
+        ),
+        "the errors look like the destination being down or overloaded: check that service",
+    ),
+    (
+        ("valid", "400", "422", "format", "schema", "parse", "missing", "required"),
+        "the errors look like a data or format change: check what the sender started sending",
+    ),
+)
+
+
+def cause_hint(error_code: str) -> str | None:
+    """The likely class of cause an error code points at, in words; None if unknown."""
+    code = error_code.lower()
+    for words, advice in HINTS:
+        if any(w in code for w in words):
+            return advice
+    return None

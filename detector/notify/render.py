@@ -7,34 +7,9 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from detector import wording
 from detector.notify.grouping import Notification
 from detector.status import Status, StatusChange
-
-# (words in error codes, the likely cause): the first that matches wins.
-HINTS = (
-    (
-        ("auth", "401", "403", "token", "credential", "forbidden", "unauthor"),
-        "the errors look like rejected credentials: check API keys, tokens and passwords",
-    ),
-    (
-        (
-            "timeout",
-            "timed_out",
-            "500",
-            "502",
-            "503",
-            "504",
-            "unavailable",
-            "connection",
-            "refused",
-        ),
-        "the errors look like the destination being down or overloaded: check that service",
-    ),
-    (
-        ("valid", "400", "422", "format", "schema", "parse", "missing", "required"),
-        "the errors look like a data or format change: check what the sender started sending",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +23,7 @@ def hint(change: StatusChange) -> str | None:
     codes: dict[str, Any] = change.observed.get("error_codes") or {}
     if not codes or change.status is Status.OK:
         return None
-    top = max(codes, key=lambda c: codes[c]).lower()
-    for words, advice in HINTS:
-        if any(w in top for w in words):
-            return advice
-    return None
+    return wording.cause_hint(max(codes, key=lambda c: codes[c]))
 
 
 def subject(notification: Notification) -> str:

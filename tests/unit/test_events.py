@@ -26,6 +26,8 @@ def msg(**fields: object) -> bytes:
         ("failed", (1, 1, 0)),
         ("FAILURE", (1, 1, 0)),
         ("retrying", (1, 0, 1)),
+        ("received", (0, 0, 0)),
+        ("Processing", (0, 0, 0)),
     ],
 )
 def test_status_and_aliases(status: str, tally: tuple[int, int, int]) -> None:
@@ -74,6 +76,13 @@ def test_optional_fields_and_numeric_ids_are_kept() -> None:
     assert call.payload == {"sku": "yogurt"}
 
 
+def test_lifecycle_fields_are_kept() -> None:
+    raw = msg(operation="Crm.Sync", status="processing", timestamp=TS, event_id=42,
+              event_type="contact.updated")  # fmt: skip
+    call = decode(raw)
+    assert (call.status, call.event_id, call.event_type) == ("processing", "42", "contact.updated")
+
+
 @pytest.mark.parametrize(
     ("raw", "reason", "mentions"),
     [
@@ -92,6 +101,7 @@ def test_optional_fields_and_numeric_ids_are_kept() -> None:
         (msg(operation="A", timestamp=TS, count=2, errors=3), "invalid", "more than count"),
         (msg(operation="A", timestamp=TS, status="ok", errors=1), "invalid", "only allowed"),
         (msg(operation="A", status="ok"), "no_timestamp", "timestamp"),
+        (msg(operation="A", timestamp=TS, count=3, status="received"), "invalid", "outcomes"),
     ],
 )
 def test_invalid_messages_name_their_reason(raw: bytes | None, reason: str, mentions: str) -> None:

@@ -1,0 +1,245 @@
+"""The lifecycle core: each event counted once, stuck events, retries that never
+resolve, runs of one error, failures at the same time every day."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.events import OperationCall
+from detector.lifecycle import findings
+from detector.lifecycle.durations import Durations
+from detector.lifecycle.history import FailureDays, recurring
+from detector.lifecycle.tracker import Lifecycle, Policy, Snapshot
+from detector.status import Status
+
+T0 = 1_772_460_000  # 2026-03-02 14:00 UTC, a window boundary.
+UTC = ZoneInfo("UTC")
+POLICY = Policy()
+
+
+def msg(ts: float, status: str, event_id: str | None = None, **extra: Any) -> OperationCall:
+    return OperationCall(operation="Op", timestamp=ts, status=status, event_id=event_id, **extra)  # type: ignore[arg-type]
+
+
+def feed(life: Lifecycle, calls: list[OperationCall], policy: Policy = POLICY) -> list[int]:
+    totals = [0, 0, 0]
+    for call in calls:
+        for i, n in enumerate(life.observe(call, policy)):
+            totals[i] += n
+    return totals
+
+
+def test_an_event_through_its_lifecycle_is_one_call_and_leaves() -> None:
+    life = Lifecycle()
+    totals = feed(
+        life,
+        [
+            msg(T0, "received", "e1"),
+            msg(T0 + 1, "processing", "e1"),
+            msg(T0 + 4, "delivered", "e1"),
+        ],
+    )
+    assert totals == [1, 0, 0]
+    assert life.in_flight == 0
+    assert life.durations.total == 1
+
+
+def test_retrying_then_delivered_is_one_call_one_retry_no_failure() -> None:
+    life = Lifecycle()
+    calls = [msg(T0, "received", "e"), msg(T0 + 5, "retrying", "e", error_code="503")]
+    calls += [msg(T0 + 60, "retrying", "e"), msg(T0 + 120, "processing", "e")]
+    calls += [msg(T0 + 125, "delivered", "e")]
+    assert feed(life, calls) == [1, 0, 1]
+    assert life.in_flight == 0
+    assert life.close(T0 + 3600, POLICY) == {}
+
+
+def test_a_retry_that_never_resolves_fails_at_the_horizon_and_its_outcome_counts_nothing() -> None:
+    life = Lifecycle()
+    message = "destination unavailable"
+    feed(life, [msg(T0, "received", "e"), msg(T0 + 30, "retrying", "e", error_code="503",
+                                                error_message=message)])  # fmt: skip
+    at = T0 + 30 + 900  # The horizon: 15 minutes after the first retry.
+    snaps = life.close(T0 + 3600, POLICY)
+    boundary = (at // 60 + 1) * 60
+    assert snaps[boundary].gave_up == 1
+    assert snaps[boundary].codes == {"503": 1}
+    assert all(s.gave_up == 0 for b, s in snaps.items() if b != boundary)
+    assert snaps[boundary].retries == "1 event retrying for more than 15 min: 503 " + message
+    assert life.in_flight == 0
+    assert feed(life, [msg(T0 + 3700, "failed", "e", error_code="503")]) == [0, 0, 0]
+    assert not life.given_up
+
+
+def test_events_left_in_processing_are_stuck_after_the_threshold() -> None:
+    life = Lifecycle()
+    # A day of normal traffic: done in seconds, so the threshold is the 5-minute floor.
+    feed(life, [m for i in range(200) for m in (
+        msg(T0 - 86400 + i * 60, "received", f"ok{i}"),
+        msg(T0 - 86400 + i * 60 + 3, "delivered", f"ok{i}"))])  # fmt: skip
+    feed(life, [msg(T0 + i * 30, "processing", f"s{i}") for i in range(12)])
+    snaps = life.close(T0 + 3600, POLICY)
+    first = min(b for b, s in snaps.items() if s.stuck)
+    assert first == T0 + 300 + 60  # The first event is 5 min old at the end of 14:05.
+    finding = findings.stuck(snaps[T0 + 900], UTC)
+    assert finding is not None
+    assert finding.status is Status.MANY_PROBLEMS  # Every recent event is stuck.
+    assert (
+        finding.reason == "12 events stuck in processing for more than 5 min (oldest since 14:00)"
+    )
+
+
+def test_a_few_stuck_among_many_finished_is_some_problems() -> None:
+    snap = Snapshot(stuck=4, oldest=T0, threshold=900, recent=400, recent_stuck=4)
+    found = findings.stuck(snap, UTC)
+    assert found is not None
+    assert found.status is Status.SOME_PROBLEMS
+    assert findings.stuck(Snapshot(stuck=2, oldest=T0, threshold=900, recent=400), UTC) is None
+
+
+def test_the_stuck_threshold_is_learned_floored_capped_and_configurable() -> None:
+    fast, slow = Durations(), Durations()
+    for _ in range(200):
+        fast.add(2.0)
+        slow.add(120.0)
+    assert Durations().stuck_after(None) == 900  # Nothing learned yet: the seeds' 15 min.
+    assert fast.stuck_after(None) == 300
+    assert slow.stuck_after(None) == 900
+    assert fast.stuck_after(1800) == 1800
+    mid = Durations()
+    for _ in range(200):
+        mid.add(30.0)
+    assert 300 < mid.stuck_after(None) < 900
+
+
+def test_the_cap_counts_overflow_and_counts_those_events_once_at_their_outcome() -> None:
+    life = Lifecycle()
+    policy = Policy(cap=10)
+    assert feed(life, [msg(T0 + i, "received", f"e{i}") for i in range(15)], policy) == [10, 0, 0]
+    assert life.overflow == 5
+    assert life.in_flight == 10
+    done = [msg(T0 + 20 + i, "failed", f"e{i}", error_code="x") for i in range(15)]
+    assert feed(life, done, policy) == [5, 15, 0]
+
+
+def test_a_run_of_one_error_is_evidence_with_its_likely_cause() -> None:
+    life = Lifecycle()
+    feed(life, [msg(T0 + i, "failed", error_code="401", error_message="Unauthorized")
+                for i in range(4)])  # fmt: skip
+    assert life.streak is not None
+    assert life.streak.count == 4
+    note = findings.streak_note(Snapshot(streak=life.streak))
+    assert note is not None
+    assert note.startswith("4 failures in a row with the same error 401 Unauthorized")
+    assert "credentials" in note
+    feed(life, [msg(T0 + 10, "success")])
+    assert life.streak is None
+    feed(life, [msg(T0 + 11, "failed", error_code="a"), msg(T0 + 12, "failed", error_code="b")])
+    assert life.streak is not None
+    assert life.streak.count == 1
+
+
+def test_failures_at_the_same_time_on_three_days_are_a_pattern() -> None:
+    days = FailureDays()
+    for day in range(3):
+        base = T0 - 11 * 3600 + day * 86400  # 03:00 UTC
+        for i in range(10):
+            days.add(base + i * 60, 1, 1 if i < 6 else 0, UTC)
+        for hour in range(8, 18):
+            days.add(base + hour * 3600, 50, 1 if hour == 12 else 0, UTC)
+    assert recurring(days) == "failed around 03:00 on 3 of the last 3 days"
+    spread = FailureDays()
+    for day in range(3):
+        for hour in range(24):
+            spread.add(T0 + day * 86400 + hour * 3600, 20, 2, UTC)
+    assert recurring(spread) is None
+
+
+def test_judge_keeps_the_worse_finding_and_adds_the_evidence() -> None:
+    snap = Snapshot(stuck=20, oldest=T0, threshold=900, recent=20, recent_stuck=20,
+                    recurring="failed around 03:00 on 3 of the last 3 days")  # fmt: skip
+    found = findings.judge(None, snap, UTC)
+    assert found is not None
+    assert found.status is Status.MANY_PROBLEMS
+    assert found.reason.endswith("; failed around 03:00 on 3 of the last 3 days")
+    assert findings.judge(None, Snapshot(recurring="x"), UTC) is None
+
+
+# Messages of a few events in a random order of statuses, in time order.
+STATUSES = st.sampled_from(["received", "processing", "retrying", "delivered", "failed"])
+EVENTS = st.lists(
+    st.tuples(st.integers(0, 7), STATUSES, st.integers(1, 400)), min_size=1, max_size=60
+)
+
+
+def messages(raw: list[tuple[int, str, int]]) -> list[OperationCall]:
+    out, ts = [], float(T0)
+    for event, status, gap in raw:
+        ts += gap
+        out.append(msg(ts, status, f"e{event}", error_code="503"))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(EVENTS)
+def test_each_event_is_counted_at_most_once_and_fails_at_most_once(
+    raw: list[tuple[int, str, int]],
+) -> None:
+    life = Lifecycle()
+    calls = messages(raw)
+    totals = feed(life, calls)
+    snaps = life.close(int(calls[-1].timestamp or 0) // 60 * 60 + 7200, POLICY)
+    distinct = len({c.event_id for c in calls})
+    gave_up = sum(s.gave_up for s in snaps.values())
+    # An event whose outcome came and went is counted again when it shows up anew.
+    assert totals[0] >= min(distinct, 1)
+    finished = sum(c.status in ("success", "error") for c in calls)
+    assert totals[0] <= distinct + finished
+    assert totals[1] + gave_up <= totals[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(EVENTS, st.lists(st.integers(0, 59), max_size=10))
+def test_snapshots_do_not_depend_on_when_the_shell_closes_windows(
+    raw: list[tuple[int, str, int]], close_after: list[int]
+) -> None:
+    """A worker closes windows after each batch (never past the newest event read); a
+    replay at every new window. Both must take the same snapshots."""
+    calls = messages(raw)
+    end = int(calls[-1].timestamp or 0) // 60 * 60 + 3600
+    eager, lazy = Lifecycle(), Lifecycle()
+    got_eager: dict[int, Snapshot] = {}
+    for i, call in enumerate(calls):
+        eager.observe(call, POLICY)
+        lazy.observe(call, POLICY)
+        if i in close_after:
+            newest = int(call.timestamp or 0) // 60 * 60
+            got_eager.update(eager.close(newest - 60, POLICY))
+    got_eager.update(eager.close(end, POLICY))
+    assert got_eager == lazy.close(end, POLICY)
+
+
+@settings(max_examples=100, deadline=None)
+@given(EVENTS, st.integers(0, 59))
+def test_a_restored_lifecycle_continues_exactly_like_the_original(
+    raw: list[tuple[int, str, int]], split: int
+) -> None:
+    calls = messages(raw)
+    split = min(split, len(calls))
+    original, stored = Lifecycle(changed={}), Lifecycle(changed={})
+    feed(original, calls[:split])
+    feed(stored, calls[:split])
+    table: dict[str, list[Any]] = {}
+    for event_id, event in stored.drain().items():
+        if event is None:
+            table.pop(event_id, None)
+        else:
+            table[event_id] = event.to_list()
+    restored = Lifecycle.from_dict(stored.to_dict(), list(table.items()))
+    assert feed(restored, calls[split:]) == feed(original, calls[split:])
+    end = int(calls[-1].timestamp or 0) // 60 * 60 + 3600
+    assert restored.close(end, POLICY) == original.close(end, POLICY)
