@@ -79,10 +79,15 @@ class _Run:
     integrations: dict[str, str | None] = field(default_factory=dict)
     windows: dict[str, dict[int, WindowCounts]] = field(default_factory=dict)
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
 
     def policy(self, operation: str) -> Policy:
-        rule = self.engine.rule(operation, self.integrations.get(operation))
-        return Policy.of(rule, self.engine.window, self.engine.config.zone)
+        found = self.policies.get(operation)
+        if found is None:
+            rule = self.engine.rule(operation, self.integrations.get(operation))
+            found = Policy.of(rule, self.engine.window, self.engine.config.zone)
+            self.policies[operation] = found
+        return found
 
     def advance_all(self, until: int) -> Iterator[StatusChange]:
         for operation, state in self.states.items():

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from detector import wording
-from detector.lifecycle.tracker import Snapshot
+from detector.lifecycle.tracker import MIN_STREAK, Snapshot
 from detector.rules import Finding
 from detector.status import Status
 from detector.windows import WindowCounts
 
 MIN_STUCK = 3  # Like failures: one or two stuck events among many are not a status.
 MOST = 0.5  # Above this share of recent events stuck: ``many_problems``.
-MIN_STREAK = 3
 
 
 def merged(counts: WindowCounts, snap: Snapshot) -> WindowCounts:

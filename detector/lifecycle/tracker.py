@@ -26,6 +26,7 @@ from detector.windows import window_start
 
 OPEN = ("received", "processing")
 FORGET_AFTER = 86400  # Events open, and outcomes given up on, are forgotten after a day.
+MIN_STREAK = 3  # Failures in a row with one error before the run is evidence.
 RECENT = 3600  # Stuck events are weighed against the events first seen in this hour.
 
 
@@ -139,17 +140,50 @@ class Lifecycle:
 
     def close(self, until: int, policy: Policy) -> dict[int, Snapshot]:
         """Take the snapshots of every boundary up to ``until``; the ones not judged yet."""
-        if self.checked is None:
-            return {}
-        for boundary in range(self.checked + policy.window, until + 1, policy.window):
+        if self.checked is None or until <= self.checked:
+            return self._due(until)
+        window = policy.window
+        if self._quiet():
+            # Most windows of most operations: nothing to say, only the hourly chores.
+            for hour in range(self.checked // 3600 * 3600 + 3600, until + 1, 3600):
+                boundary = self.checked + -((self.checked - hour) // window) * window
+                if boundary > until:
+                    break
+                self._hourly(boundary)
+                if not self._quiet():
+                    self.checked = boundary - window
+                    return self.close(until, policy)
+            self.checked = until
+            return self._due(until)
+        for boundary in range(self.checked + window, until + 1, window):
+            if boundary // 3600 != (boundary - window) // 3600:
+                self._hourly(boundary)
+            if self._quiet():
+                continue  # Most windows of most operations: nothing to say.
             snap = self._snapshot(boundary, policy)
             if snap is not None:
                 self.pending[boundary] = snap
-        self.checked = max(self.checked, until)
+        self.checked = until
+        return self._due(until)
+
+    def _due(self, until: int) -> dict[int, Snapshot]:
+        if not self.pending:
+            return {}
         return {b: s for b, s in self.pending.items() if b <= until}
+
+    def _quiet(self) -> bool:
+        return not (
+            self.open
+            or self.retrying
+            or self.gave_up
+            or self.note
+            or (self.streak is not None and self.streak.count >= MIN_STREAK)
+        )
 
     def judged(self, boundary: int) -> None:
         """The engine judged every window up to ``boundary``: their snapshots can go."""
+        if not self.pending:
+            return
         for b in [b for b in self.pending if b <= boundary]:
             del self.pending[b]
 
@@ -236,9 +270,6 @@ class Lifecycle:
 
     def _snapshot(self, boundary: int, policy: Policy) -> Snapshot | None:
         gave_up, codes = self._give_up(boundary, policy)
-        self._forget(boundary)
-        if boundary % 3600 == 0:
-            self.note = recurring(self.days)
         threshold = self.durations.stuck_after(policy.stuck_after)
         cutoff = boundary - threshold
         stuck = recent_stuck = 0
@@ -253,7 +284,8 @@ class Lifecycle:
             recent_stuck += event.first >= cutoff - RECENT
         recent = sum(n for s, n in self.arrivals.items() if cutoff - RECENT <= s < cutoff)
         retries = self._retry_note(boundary, policy)
-        streak = self.streak if self.streak is not None and self.streak.count >= 3 else None
+        run = self.streak
+        streak = run if run is not None and run.count >= MIN_STREAK else None
         if not (gave_up or stuck or retries or streak or self.note):
             return None
         return Snapshot(
@@ -285,18 +317,22 @@ class Lifecycle:
             slot[2] = f"{code} {event.message or ''}".strip()
         return n, codes
 
-    def _forget(self, boundary: int) -> None:
+    def _hourly(self, boundary: int) -> None:
+        """Refresh the time-of-day pattern; forget what is too old to matter."""
+        self.note = recurring(self.days)
         horizon = boundary - FORGET_AFTER
         for place in (self.open, self.given_up):
             while place and next(iter(place.values())).since < horizon:
                 self._set(next(iter(place)), None, None)
                 self.forgotten += place is self.open
-        keep = boundary - 2 * RECENT - 86400 // 96  # Arrivals for the longest stuck lookback.
+        keep = boundary - 3 * RECENT  # Arrivals for the longest stuck lookback (15 min + 1 h).
         for book in (self.arrivals, self.gave_up):
             for s in [s for s in book if s < keep]:
                 del book[s]
 
     def _retry_note(self, boundary: int, policy: Policy) -> str | None:
+        if not self.gave_up:
+            return None
         recent = [v for s, v in self.gave_up.items() if s >= boundary - RECENT]
         n = sum(v[0] for v in recent)
         if not n:
