@@ -68,3 +68,11 @@ def test_the_example_file_is_valid() -> None:
     path = Path(__file__).resolve().parents[2] / "deploy" / "detection.example.yaml"
     config = parse_detection_config(read_yaml(path, "detection rules"), str(path))
     assert config.rule_for("Crm.Sync", "crm").expect_every == 900
+    partner = config.rule_for("Partner.Sync", None)
+    assert (partner.stuck_after, partner.retry_horizon) == (1800, 3600)
+    assert config.rule_for("Other", None).retry_horizon == 900
+
+
+def test_a_wrong_lifecycle_duration_names_the_rule_and_field() -> None:
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.stuck_after"):
+        parse_detection_config({"rules": [{"stuck_after": "soon"}]}, "rules.yaml")
