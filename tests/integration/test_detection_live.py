@@ -34,16 +34,24 @@ def history(now: int) -> tuple[list[dict[str, object]], int]:
 
 
 async def read_changes(kafka: str, topic: str) -> list[StatusChange]:
+    """Every change on the topic up to its end offsets as of now (not "until a poll
+    comes back empty", which a loaded machine can cut short)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=kafka, group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
+    messages = []
     try:
         batch = await consumer.getmany(timeout_ms=2000)
-        messages = [m for msgs in batch.values() for m in msgs]
-        while batch:
-            batch = await consumer.getmany(timeout_ms=1000)
+        tps = consumer.assignment()
+        end = await consumer.end_offsets(list(tps)) if tps else {}
+        deadline = time.monotonic() + 30
+        while True:
             messages.extend(m for msgs in batch.values() for m in msgs)
+            if all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                break
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            batch = await consumer.getmany(timeout_ms=1000)
     finally:
         await consumer.stop()
     return [StatusChange.model_validate_json(m.value) for m in messages]
@@ -117,7 +125,8 @@ async def test_restarted_worker_keeps_baselines_and_publishes_no_duplicate(
     ids = [c.id for c in after]
     assert len(ids) == len(set(ids)), "a change was published twice"
     learning = [c for c in after if c.status is Status.LEARNING]
-    assert len(learning) == len(OPERATIONS), "a baseline was forgotten and relearned"
+    seen = {r["operation"] for r in records}  # A rare one may have no call in 5 hours.
+    assert len(learning) == len(seen), "a baseline was forgotten and relearned"
     second.stop()
 
 
