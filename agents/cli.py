@@ -13,6 +13,7 @@ from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
 from detector.events import Limits
 from detector.simulate import Incident, Kind
+from detector.status import Status
 
 KINDS = get_args(Kind)
 
@@ -27,7 +28,8 @@ EPILOG = """examples:
   detector worker                                    run the worker on the local broker
   detector simulate --incident silence:Pos.Sale:20   publish traffic with a 20-min outage
   detector watch                                     follow the status changes
-  detector replay events.jsonl --config rules.yaml > changes.jsonl"""
+  detector replay events.jsonl --config rules.yaml > changes.jsonl
+  detector subscriptions test Website.Subscribe --status many_problems   who is told"""
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -162,6 +164,31 @@ def _settings(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _subscriptions_test(args: argparse.Namespace) -> int:
+    import time
+
+    from agents.notify.reload import SubscriptionsFile
+    from agents.notify.settings import NotifySettings
+    from detector.events import parse_timestamp
+    from detector.notify.routes import describe, routes
+
+    notify = NotifySettings()
+    path = Path(args.file) if args.file else notify.subscriptions
+    if path is None:
+        raise ConfigError("no subscriptions file: give --file or set DETECTOR_NOTIFY_SUBSCRIPTIONS")
+    subs = SubscriptionsFile(path, notify.webhook_url).current
+    try:
+        now = time.time() if args.at is None else parse_timestamp(args.at)
+    except ValueError as exc:
+        raise ConfigError(f"--at: {exc}") from None
+    status = Status(args.status) if args.status else None
+    found = routes(subs, args.operation, args.integration, status, now)
+    print(f"{path}: {len(subs.subscribers)} subscribers")
+    for line in describe(found, args.operation, args.integration, status):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="detector",
@@ -222,6 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--minutes", type=int, help="stop after this many minutes (live)")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.set_defaults(run=_simulate)
+    subscriptions = sub.add_parser(
+        "subscriptions", help="check the subscriptions file (see `subscriptions test -h`)"
+    )
+    subs_sub = subscriptions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    routes_test = subs_sub.add_parser(
+        "test",
+        help="who would be told of a status change, through which route and why",
+        description="Print every subscriber whose operations or integrations match, whether "
+        "a change to STATUS would be sent to them and why (statuses, recovery), and whether "
+        "a mute window holds it now. Like `amtool config routes test`. Exits 2 with the "
+        "file, entry and field when the file is invalid.",
+    )
+    routes_test.add_argument("operation", metavar="OPERATION")
+    routes_test.add_argument("--integration", help="the operation's integration")
+    routes_test.add_argument(
+        "--status",
+        choices=[s.value for s in Status],
+        help="the new status (default: show which statuses each subscriber gets)",
+    )
+    routes_test.add_argument(
+        "--at", help="when (RFC 3339 or epoch seconds), for mute windows; default now"
+    )
+    routes_test.add_argument(
+        "--file", help="subscriptions file (default DETECTOR_NOTIFY_SUBSCRIPTIONS)"
+    )
+    routes_test.set_defaults(run=_subscriptions_test)
     sub.add_parser("settings", help="list every setting with its default").set_defaults(
         run=_settings
     )

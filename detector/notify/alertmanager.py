@@ -41,8 +41,7 @@ def alerts(note: Notification, links: dict[str, str], now: float) -> list[dict[s
         # Whatever status Alertmanager last heard of for this operation (a change may
         # replace another within the group wait), it is over now.
         body += [
-            _alert(change, status, links, now, now)
-            for status in sorted(PROBLEMS - {change.status})
+            _alert(change, status, links, now, now) for status in sorted(PROBLEMS - {change.status})
         ]
     for change in note.reminders:
         if change.status in PROBLEMS:

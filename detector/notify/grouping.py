@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from detector.notify.subscriptions import Subscriber, Subscriptions
 from detector.status import PROBLEMS, Status, StatusChange
@@ -166,12 +165,7 @@ def _relevant(state: RecipientState, subscriber: Subscriber, change: StatusChang
 
 
 def _muted(subscriber: Subscriber, subs: Subscriptions, now: float) -> bool:
-    if not subscriber.mute:
-        return False
-    zone = ZoneInfo(subscriber.timezone) if subscriber.timezone else subs.zone
-    local = datetime.fromtimestamp(now, tz=UTC).astimezone(zone)
-    minute = local.hour * 60 + local.minute
-    return any(w.contains(local.weekday(), minute) for w in subscriber.mute)
+    return subs.mute_window(subscriber, now) is not None
 
 
 def _key(

@@ -20,6 +20,7 @@ subscribers:
 from __future__ import annotations
 
 import fnmatch
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,11 +96,17 @@ class Subscriber(BaseModel):
         return f"mailto:{self.email}" if self.email else str(self.webhook)
 
     def wants(self, operation: str, integration: str | None) -> bool:
-        if any(fnmatch.fnmatchcase(operation, p) for p in self.operations):
-            return True
-        return integration is not None and any(
-            fnmatch.fnmatchcase(integration, p) for p in self.integrations
-        )
+        return self.matched_by(operation, integration) is not None
+
+    def matched_by(self, operation: str, integration: str | None) -> str | None:
+        """Which of its globs matches, e.g. ``operations 'Website.*'``; None if none."""
+        for pattern in self.operations:
+            if fnmatch.fnmatchcase(operation, pattern):
+                return f"operations {pattern!r}"
+        for pattern in self.integrations:
+            if integration is not None and fnmatch.fnmatchcase(integration, pattern):
+                return f"integrations {pattern!r}"
+        return None
 
 
 class Subscriptions(BaseModel):
@@ -131,6 +138,19 @@ class Subscriptions(BaseModel):
         if subscriber.repeat_interval is not None:
             return subscriber.repeat_interval
         return ALERTMANAGER_REPEAT if subscriber.alertmanager else self.repeat_interval
+
+    def local_time(self, subscriber: Subscriber, now: float) -> datetime:
+        """``now`` in the time zone of the subscriber's mute windows."""
+        zone = ZoneInfo(subscriber.timezone) if subscriber.timezone else self.zone
+        return datetime.fromtimestamp(now, tz=UTC).astimezone(zone)
+
+    def mute_window(self, subscriber: Subscriber, now: float) -> TimeRange | None:
+        """The subscriber's mute window ``now`` is in, if any."""
+        if not subscriber.mute:
+            return None
+        local = self.local_time(subscriber, now)
+        minute = local.hour * 60 + local.minute
+        return next((w for w in subscriber.mute if w.contains(local.weekday(), minute)), None)
 
     def by_address(self, address: str) -> Subscriber | None:
         return next((s for s in self.subscribers if s.address == address), None)
