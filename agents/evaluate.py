@@ -20,7 +20,7 @@ from agents.progress import CatchUp, fetched_all
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.summary import OperationSummary, refresh
-from tables.counts import OperationWindows
+from detector.windows import OperationWindows, closed_until
 from tables.writes import put
 
 if TYPE_CHECKING:
@@ -42,16 +42,16 @@ def register(detector: Detector) -> None:
         await evaluate_all(detector, catch_up, time.time())
 
 
-def closed_until(
+def _until(
     detector: Detector, catch_up: CatchUp, partition: int, watermark: float, now: float
 ) -> int:
-    """The newest window boundary whose window is complete for this partition."""
-    size = detector.settings.window_seconds
-    tp = TP(detector.settings.calls_topic, partition)
-    if catch_up.check(tp, fetched_all(detector.app.consumer, tp), now):
-        return int((now - detector.settings.grace_seconds) // size) * size
-    # Reading a backlog: the window holding the newest event read is still open.
-    return int(watermark // size) * size
+    """Where this partition's windows are closed: by wall clock once caught up, by the
+    event time read while reading a backlog."""
+    settings = detector.settings
+    tp = TP(settings.calls_topic, partition)
+    caught_up = catch_up.check(tp, fetched_all(detector.app.consumer, tp), now)
+    wall_clock = now if caught_up else None
+    return closed_until(settings.window_seconds, settings.grace_seconds, watermark, wall_clock)
 
 
 async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
@@ -65,7 +65,7 @@ async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> Non
     for windows in counts.values():
         last = windows.last_call_at or 0.0
         watermarks[windows.partition] = max(watermarks.get(windows.partition, 0.0), last)
-    until = {p: closed_until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
+    until = {p: _until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
     for operation, windows in counts.items():
         await advance_operation(detector, operation, windows, until[windows.partition], now)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)

@@ -15,8 +15,7 @@ from agents import oplog
 from detector.errors import DecodeError
 from detector.events import Limits
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
-from detector.windows import WindowCounts, aggregate, window_start
-from tables.counts import OperationWindows
+from detector.windows import OperationWindows, WindowCounts, aggregate, closed_until
 from tables.writes import put
 
 if TYPE_CHECKING:
@@ -89,8 +88,8 @@ async def _store(detector: Detector, decoded: DecodedBatch) -> None:
         watermarks[partition] = max(watermarks.get(partition, 0.0), last)
     for operation, windows in by_operation.items():
         state = _merge(detector, operation, decoded, windows)
-        until = window_start(
-            watermarks[state.partition] - settings.grace_seconds, settings.window_seconds
+        until = closed_until(
+            settings.window_seconds, settings.grace_seconds, watermarks[state.partition]
         )
         await detector.judge(operation, state, until, time.time())
         state.expire(settings.window_retention_seconds)

@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from detector.state import migrate
 from detector.status import Status
 from detector.summary import OperationSummary
-from tables.counts import OperationWindows
+from detector.windows import OperationWindows
 
 if TYPE_CHECKING:
     from agents.context import Detector

@@ -19,7 +19,7 @@ from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
 from detector.state import OperationState
 from detector.status import StatusChange
-from detector.windows import WindowCounts, window_start
+from detector.windows import WindowCounts, closed_until, window_start
 
 
 @dataclass
@@ -35,11 +35,13 @@ def replay(
     config: DetectionConfig,
     window_seconds: int = 60,
     stats: ReplayStats | None = None,
+    grace: float = 0.0,
 ) -> Iterator[StatusChange]:
     stats = stats if stats is not None else ReplayStats()
     run = _Run(Engine(config, window_seconds))
     windows = run.windows
     judged = None  # The boundary every operation has been advanced to.
+    newest = 0.0
     for call in calls:
         assert call.timestamp is not None, "replay needs timestamps on every event"
         start = window_start(call.timestamp, window_seconds)
@@ -55,10 +57,12 @@ def replay(
             run.lifecycles[operation].observe(call, run.policy(operation))
             stats.late += 1
             continue
-        if judged is None or start > judged:
+        newest = max(newest, call.timestamp)
+        until = closed_until(window_seconds, grace, newest)
+        if judged is None or until > judged:
             if judged is not None:
-                yield from run.advance_all(start)
-            judged = start
+                yield from run.advance_all(until)
+            judged = until
         counts = windows[operation].setdefault(start, WindowCounts())
         n, errors, retries = run.lifecycles[operation].observe(call, run.policy(operation))
         counts.add(n, errors, retries)
@@ -67,7 +71,8 @@ def replay(
         stats.calls += n
         stats.events += 1
     if judged is not None:
-        yield from run.advance_all(judged)
+        # The file has ended: nothing late can arrive, so no grace.
+        yield from run.advance_all(closed_until(window_seconds, 0.0, newest))
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Event-time tumbling windows and the batch aggregation behind them.
+"""Event-time tumbling windows: their counts, which of them are closed, and the batch
+aggregation that fills them. The one home of window rules for live ingest, the
+evaluator's timer and offline replay.
 
 A batch of decoded calls becomes one count per (operation, window start) with numpy,
 so the cost per event is a few array operations, not a Python loop over dicts.
@@ -49,6 +51,70 @@ class WindowCounts:
 
 def window_start(ts: float, size: int) -> int:
     return int(ts // size) * size
+
+
+def closed_until(
+    size: int, grace: float, event_time: float, wall_clock: float | None = None
+) -> int:
+    """The boundary up to which windows are complete: every window ending at or before it
+    can be judged.
+
+    Reading a backlog (``wall_clock`` None), time is the newest event time read; caught up
+    with the broker, the wall clock too (silence has no events, so event time alone would
+    never close a window). ``grace`` waits for late events; at the end of a file, where
+    nothing more can arrive, it is 0.
+    """
+    now = event_time if wall_clock is None else max(event_time, wall_clock)
+    return window_start(now - grace, size)
+
+
+@dataclass(slots=True)
+class OperationWindows:
+    """One operation's windows still within the retention: the ``window-counts`` value.
+
+    ``partition`` is where the operation's state lives (its changelog partition);
+    ``last_call_at`` the newest event time counted.
+    """
+
+    partition: int
+    integration: str | None = None
+    windows: dict[int, WindowCounts] = field(default_factory=dict)
+    last_call_at: float | None = None
+
+    @property
+    def newest(self) -> int | None:
+        return max(self.windows) if self.windows else None
+
+    def horizon(self, retention: int) -> int | None:
+        """Windows starting before this are closed for good; their events are late."""
+        newest = self.newest
+        return None if newest is None else newest - retention
+
+    def merge(self, start: int, counts: WindowCounts) -> None:
+        current = self.windows.get(start)
+        if current is None:
+            self.windows[start] = counts
+        else:
+            current.add(counts.calls, counts.errors, counts.retries)
+            current.add_codes(counts.error_codes)
+
+    def expire(self, retention: int) -> None:
+        horizon = self.horizon(retention)
+        if horizon is not None:
+            self.windows = {s: w for s, w in self.windows.items() if s >= horizon}
+
+    def to_value(self) -> dict[str, Any]:
+        return {
+            "p": self.partition,
+            "i": self.integration,
+            "t": self.last_call_at,
+            "w": {str(s): w.to_list() for s, w in self.windows.items()},
+        }
+
+    @classmethod
+    def from_value(cls, value: dict[str, Any]) -> OperationWindows:
+        windows = {int(s): WindowCounts.from_list(w) for s, w in value["w"].items()}
+        return cls(int(value["p"]), value.get("i"), windows, value.get("t"))
 
 
 @dataclass(slots=True)
