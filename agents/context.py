@@ -20,7 +20,7 @@ from agents.settings import Settings
 from detector.engine import Engine
 from detector.opconfig import DetectionConfig
 from detector.status import StatusChange
-from tables.counts import OperationWindows
+from detector.windows import OperationWindows
 
 Judge = Callable[[str, OperationWindows, int, float], Awaitable[None]]
 """Judge an operation's windows up to a boundary (operation, windows, until, now)."""

@@ -84,8 +84,8 @@ async def _store(detector: Detector, decoded: DecodedBatch) -> None:
         by_operation[operation].append((start, counts))
     watermarks: dict[int, float] = {}
     for operation, last in decoded.last_call_at.items():
-        partition = decoded.partitions[operation]
-        watermarks[partition] = max(watermarks.get(partition, 0.0), last)
+        for partition in decoded.partitions[operation]:
+            watermarks[partition] = max(watermarks.get(partition, 0.0), last)
     for operation, windows in by_operation.items():
         state = _merge(detector, operation, decoded, windows)
         until = closed_until(
@@ -103,13 +103,13 @@ def _merge(
     decoded: DecodedBatch,
     windows: list[tuple[int, WindowCounts]],
 ) -> OperationWindows:
-    partition = decoded.partitions[operation]
+    partition = min(decoded.partitions[operation])
     current = detector.counts.get(operation)
     state = (
         OperationWindows.from_value(current) if current is not None else OperationWindows(partition)
     )
     state.partition = partition
-    state.integration = decoded.integrations.get(operation) or state.integration
+    state.integration = decoded.batch.integrations.get(operation) or state.integration
     last = decoded.last_call_at[operation]
     state.last_call_at = max(last, state.last_call_at or last)
     # Late means older than the retention before this batch: a batch of a backlog

@@ -170,24 +170,34 @@ def decode(
         call = OperationCall.model_validate(data)
     except ValidationError as exc:
         raise DecodeError("invalid", _describe(exc)) from None
+    check_limits(call, limits)
+    ts = event_time(call.timestamp, fallback_timestamp)
+    return call if ts == call.timestamp else call.model_copy(update={"timestamp": ts})
+
+
+def check_limits(call: OperationCall, limits: Limits) -> None:
+    """``count_too_large`` for a record counting more calls than ``limits.max_count``."""
     if call.count is not None and call.count > limits.max_count:
         raise DecodeError(
             "count_too_large",
             f"count: {call.count} is more than the limit of {limits.max_count} calls per "
             "record (DETECTOR_MAX_COUNT); split the record",
         )
-    if call.timestamp is None:
+
+
+def event_time(timestamp: float | None, fallback_timestamp: float | None) -> float:
+    """A call's event time: its own timestamp, else the Kafka message's; never far after
+    the Kafka timestamp (``no_timestamp`` / ``future_timestamp`` otherwise)."""
+    if timestamp is None:
         if fallback_timestamp is None:
             raise DecodeError("no_timestamp", "no timestamp and no message timestamp")
-        call = call.model_copy(update={"timestamp": fallback_timestamp})
-    elif (
-        fallback_timestamp is not None and call.timestamp > fallback_timestamp + MAX_FUTURE_SECONDS
-    ):
-        ahead = call.timestamp - fallback_timestamp
+        return fallback_timestamp
+    if fallback_timestamp is not None and timestamp > fallback_timestamp + MAX_FUTURE_SECONDS:
+        ahead = timestamp - fallback_timestamp
         raise DecodeError(
             "future_timestamp", f"timestamp is {ahead:.0f} s after the message's Kafka timestamp"
         )
-    return call
+    return timestamp
 
 
 def _describe(exc: ValidationError) -> str:

@@ -119,50 +119,67 @@ class OperationWindows:
 
 @dataclass(slots=True)
 class Batch:
-    """Decoded calls of one batch in columns; the input of ``aggregate``."""
+    """Decoded calls of one batch in columns; the input of ``aggregate``.
 
-    operations: list[str] = field(default_factory=list)
+    Operations are interned to small integers as they are appended, so aggregation
+    sorts integers, not strings.
+    """
+
+    names: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    ops: list[int] = field(default_factory=list)
     timestamps: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     errors: list[int] = field(default_factory=list)
     retries: list[int] = field(default_factory=list)
     # (operation, window-independent timestamp, code, n) of the failed records only.
     error_codes: list[tuple[str, float, str, int]] = field(default_factory=list)
+    # The integration each operation was last seen with (None if never given).
+    integrations: dict[str, str | None] = field(default_factory=dict)
 
     def append(self, operation: str, ts: float, calls: int, errors: int, retries: int) -> None:
-        self.operations.append(operation)
+        op = self.index.get(operation)
+        if op is None:
+            op = self.index[operation] = len(self.names)
+            self.names.append(operation)
+        self.ops.append(op)
         self.timestamps.append(ts)
         self.calls.append(calls)
         self.errors.append(errors)
         self.retries.append(retries)
 
     def __len__(self) -> int:
-        return len(self.operations)
+        return len(self.ops)
 
 
 def aggregate(batch: Batch, size: int) -> dict[tuple[str, int], WindowCounts]:
-    """Sum a batch into one ``WindowCounts`` per (operation, window start)."""
+    """Sum a batch into one ``WindowCounts`` per (operation, window start).
+
+    Records are sorted by (operation, window) and summed per run with ``reduceat``:
+    exact int64 sums (``bincount`` sums in float64, which rounds above 2^53). Counts per
+    record are bounded by ``Limits.max_count``, so a batch's sums stay far inside int64.
+    """
     if not batch:
         return {}
-    names, op_index = np.unique(np.asarray(batch.operations, dtype=object), return_inverse=True)
-    starts = (np.asarray(batch.timestamps, dtype=np.float64) // size).astype(np.int64) * size
-    keys = np.stack([op_index.astype(np.int64), starts], axis=1)
-    uniq, slot = np.unique(keys, axis=0, return_inverse=True)
-    slot = slot.reshape(-1)
-    sums = [_sums(slot, col, len(uniq)) for col in (batch.calls, batch.errors, batch.retries)]
+    ops = np.asarray(batch.ops, dtype=np.int64)
+    slots = (np.asarray(batch.timestamps, dtype=np.float64) // size).astype(np.int64)
+    low = int(slots.min())
+    span = int(slots.max()) - low + 1
+    keys = ops * span + (slots - low)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    runs = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sums = [_sums(col, order, runs) for col in (batch.calls, batch.errors, batch.retries)]
+    names = batch.names
     out = {
-        (str(names[op]), int(start)): WindowCounts(int(c), int(e), int(r))
-        for (op, start), c, e, r in zip(uniq.tolist(), *sums, strict=True)
+        (names[key // span], (key % span + low) * size): WindowCounts(c, e, r)
+        for key, c, e, r in zip(keys[runs].tolist(), *sums, strict=True)
     }
     for operation, ts, code, n in batch.error_codes:
         out[(operation, window_start(ts, size))].add_codes({code: n})
     return out
 
 
-def _sums(slot: npt.NDArray[np.intp], values: list[int], n: int) -> npt.NDArray[np.int64]:
-    """Exact int64 sums per slot (``bincount`` sums in float64, which rounds above 2^53
-    and wraps to negative counts when cast back). Counts per record are bounded by
-    ``Limits.max_count``, so a batch's sums stay far inside int64."""
-    out = np.zeros(n, dtype=np.int64)
-    np.add.at(out, slot, np.asarray(values, dtype=np.int64))
-    return out
+def _sums(values: list[int], order: npt.NDArray[np.intp], runs: npt.NDArray[np.intp]) -> list[int]:
+    sums: list[int] = np.add.reduceat(np.asarray(values, dtype=np.int64)[order], runs).tolist()
+    return sums

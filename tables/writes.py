@@ -15,4 +15,3 @@ def put(table: Any, partition: int, key: str, value: Any) -> None:
     """Set ``table[key] = value`` and send it to changelog ``partition``."""
     table.data[key] = value
     table.send_changelog(partition, key, value)
-

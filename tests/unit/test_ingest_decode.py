@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from detector.ingest import RawRecord, decode_batch
+from detector.errors import DecodeError
+from detector.events import Limits, decode
+from detector.ingest import RawRecord, Shapes, decode_batch
 from detector.windows import aggregate
 
 
@@ -28,7 +32,7 @@ def test_every_record_lands_somewhere() -> None:
     assert len(out.batch) == 4
     assert [(r.offset, e.reason) for r, e in out.invalid] == [(3, "not_json")]
     assert [(r.offset, op) for r, op in out.misrouted] == [(4, "B")]
-    assert out.partitions == {"A": 2}
+    assert out.partitions == {"A": {2}}
     assert len(out.failures) == 3
     windows = aggregate(out.batch, 60)
     # The pre-aggregated record has no timestamp: it falls in the Kafka timestamp's window.
@@ -50,3 +54,63 @@ def test_oversized_counts_are_dead_lettered_and_the_rest_counted_exactly() -> No
         (i, "count_too_large") for i in range(10)
     ]
     assert aggregate(out.batch, 60)[("A", 60)].to_list() == [1_000_000, 7, 0, {"unknown": 7}]
+
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+)
+_BARE_CALL = st.fixed_dictionaries(
+    {},
+    optional={
+        "operation": st.one_of(st.sampled_from(["A", "B.c", "", "x" * 201]), _ANY),
+        "integration": st.one_of(st.sampled_from(["web", None]), _ANY),
+        "status": st.one_of(st.sampled_from(["ok", "ERROR", " retry ", "nope"]), _ANY),
+        "count": st.one_of(st.integers(-1, 5), _ANY),
+        "errors": st.one_of(st.integers(-1, 5), _ANY),
+        "timestamp": st.one_of(
+            st.sampled_from([60, 1.5e12, "2026-11-24T10:15:00Z", "2026-11-24T10:15:00", 5e9]),
+            _ANY,
+        ),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_BARE_CALL, st.one_of(st.none(), st.floats(0, 2e9)))
+def test_the_fast_path_agrees_with_the_contracts_decoder(
+    value: dict[str, object], kafka_ts: float | None
+) -> None:
+    """Bare calls take a remembered-verdict path; it must accept, refuse and count exactly
+    as ``decode`` does, for any field types (1, 1.0 and True are equal dict keys)."""
+    record = RawRecord(None, orjson.dumps(value), 0, 0, kafka_ts)
+    limits = Limits(max_count=4)
+    out = decode_batch([record], limits, check_keys=False, shapes=Shapes(limits))
+    try:
+        call = decode(record.value, kafka_ts, limits)
+    except DecodeError as exc:
+        refused = exc.reason
+    else:
+        refused = None
+    if refused is not None:
+        assert [e.reason for _, e in out.invalid] == [refused]
+        assert len(out.batch) == 0
+        return
+    assert not out.invalid
+    assert out.batch.names == [call.operation]
+    assert out.batch.timestamps == [call.timestamp]
+    calls, errors, retries = call.tally()
+    assert (out.batch.calls, out.batch.errors, out.batch.retries) == ([calls], [errors], [retries])
+    assert out.batch.integrations == {call.operation: call.integration}
+
+
+def test_a_remembered_shape_still_takes_each_records_own_timestamp() -> None:
+    shapes = Shapes()
+    records = [rec({"operation": "A", "status": "ok", "timestamp": t}) for t in (60, "bad", 900)]
+    out = decode_batch(records, shapes=shapes)
+    assert out.batch.timestamps == [60.0, 900.0]
+    assert [e.reason for _, e in out.invalid] == ["invalid"]
+    assert len(shapes.verdicts) == 1
