@@ -97,17 +97,15 @@ class Reporter:
         never raises: a call that cannot be kept is counted in ``counters().dropped``."""
         try:
             when = self.clock() if at is None else at
-            evidence = {}
-            if not ok or retrying:
-                evidence = {
-                    "error_code": error_code,
-                    "error_message": error_message,
-                    "payload": payload,
-                    "source_record": source_record,
-                    "destination_record": destination_record,
-                    "event_id": event_id,
-                    "duration_ms": duration_ms,
-                }
+            evidence = {
+                "error_code": error_code,
+                "error_message": error_message,
+                "payload": payload,
+                "source_record": source_record,
+                "destination_record": destination_record,
+                "event_id": event_id,
+                "duration_ms": duration_ms,
+            }
             with self._lock:
                 if self._closing.is_set():
                     self._buffer.counters.reported += 1

@@ -3,9 +3,11 @@
 Successes are counted per operation, integration and second and leave as one
 pre-aggregated record (``{"count": n}``): a busy service sends one message per operation
 per second, not one per call. Failures and retries leave one by one with their evidence
-(the operation log keeps them). Everything pending is bounded (groups of successes,
-bytes of serialized records): when Kafka is away, what does not fit is dropped and
-counted by reason, and the caller is never blocked nor raised at.
+(the operation log keeps them), and so does a success with an ``event_id`` (the worker
+follows an event's lifecycle by it, so it must not be folded into a count). Everything
+pending is bounded (groups of successes, bytes of serialized records): when Kafka is
+away, what does not fit is dropped and counted by reason, and the caller is never
+blocked nor raised at.
 
 Used by the producer library (``agents.producer``) and by HTTP ingest (``agents.web``).
 """
@@ -111,11 +113,14 @@ class ReportBuffer:
         if not isinstance(operation, str) or not 0 < len(operation) <= MAX_NAME or at <= 0:
             self.counters.dropped["invalid"] += 1
             return False
-        if ok and not retrying:
+        success = ok and not retrying
+        if success and evidence.get("event_id") is None:
             return self._success(operation, _text("integration", integration), at, 1)
+        if success:  # Followed by its event_id (lifecycle); a success's payload is not kept.
+            evidence.pop("payload", None)
         record: dict[str, Any] = {
             "operation": operation,
-            "status": "retrying" if retrying else "error",
+            "status": "success" if success else "retrying" if retrying else "error",
             "timestamp": at,
         }
         for name, value in (("integration", integration), *evidence.items()):

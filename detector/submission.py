@@ -5,7 +5,8 @@ messages for ``operation-calls``. Pure: bytes and the time in, messages and verd
 The body is one JSON object, a JSON array of objects, or NDJSON (one object a line).
 Successes of one request are written as pre-aggregated records (per operation,
 integration and second, ``detector.reporting``): the worker's cost is per message, and
-the operation log keeps only failures, whose records are written as they came.
+the operation log keeps only failures. Every other record is written as it came: failures
+with their evidence, and anything with an ``event_id``, whose lifecycle the worker follows.
 """
 
 from __future__ import annotations
@@ -90,11 +91,11 @@ def submit(body: bytes, now: float, limits: Limits = LIMITS) -> Submission:
         except DecodeError as exc:
             out.reject(index, exc)
             continue
-        calls, errors, retries = call.tally()
+        calls = call.tally()[0]
         timestamp = call.timestamp if call.timestamp is not None else now
         out.accepted += 1
         out.calls += calls
-        if call.count is None and not errors and not retries:
+        if call.status == "success" and call.count is None and call.event_id is None:
             buffer.add_success(call.operation, call.integration, timestamp, calls)
         else:
             buffer.add_record(Outgoing(call.operation.encode(), raw.strip(), calls))

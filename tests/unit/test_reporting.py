@@ -159,3 +159,18 @@ def test_delivered_and_rejected_are_counted() -> None:
     buffer.drop([failure], "rejected")
     c = buffer.counters
     assert (c.reported, c.sent, c.dropped["rejected"]) == (3, 2, 1)
+
+
+def test_a_success_with_an_event_id_is_not_folded_into_a_count() -> None:
+    buffer = ReportBuffer()
+    buffer.report("A", ok=True, at=T0, event_id="evt-1", payload={"big": "x"}, duration_ms=12)
+    buffer.report("A", ok=True, at=T0)
+    followed, group = buffer.drain(T0 + 1, limit=10)
+    call = decode(followed.value)
+    assert (call.status, call.event_id, call.duration_ms, call.payload) == (
+        "success",
+        "evt-1",
+        12,
+        None,
+    )
+    assert decode(group.value).count == 1

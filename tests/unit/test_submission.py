@@ -19,10 +19,14 @@ NOW = 1_790_000_000.0
 good = st.fixed_dictionaries(
     {
         "operation": st.sampled_from(["A.Sub", "B.Sync"]),
-        "status": st.sampled_from(["ok", "success", "failed", "retrying"]),
+        "status": st.sampled_from(["ok", "success", "failed", "retrying", "received"]),
         "timestamp": st.floats(NOW - 100, NOW, allow_nan=False),
     },
-    optional={"integration": st.sampled_from(["web", "crm"]), "error_code": st.just("E1")},
+    optional={
+        "integration": st.sampled_from(["web", "crm"]),
+        "error_code": st.just("E1"),
+        "event_id": st.sampled_from(["e1", "e2"]),
+    },
 )
 pre_aggregated = st.fixed_dictionaries(
     {"operation": st.just("C.Batch"), "count": st.integers(1, 50), "errors": st.just(0)}
@@ -52,6 +56,12 @@ def test_accepted_calls_arrive_exactly_and_rejections_are_explained(
     assert tally([m.value for m in result.messages]) == tally(valid)
     assert result.calls == tally(valid)["calls"]
     assert all(m.key == decode(m.value, NOW).operation.encode() for m in result.messages)
+    # Only plain successes are grouped: the rest (events followed by their event_id, those
+    # under way, failures) reach Kafka byte for byte.
+    calls = [(raw, decode(raw, NOW)) for raw in valid]
+    passed = [raw for raw, c in calls if c.status != "success" or c.event_id or c.count]
+    sent = [m.value for m in result.messages]
+    assert all(raw in sent for raw in passed)
     expected_bad = [i for i, r in enumerate(records) if not (isinstance(r, dict) and _valid(r))]
     assert [r.index for r in result.listed] == expected_bad[:MAX_LISTED]
 
