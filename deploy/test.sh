@@ -32,6 +32,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# kubeconform checks deploy/k8s/ (schemas come offline from the kubernetes-validate
+# package of the test extras); a Go program, built once into .venv/bin.
+if [ ! -x .venv/bin/kubeconform ] && ! command -v kubeconform >/dev/null 2>&1; then
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  if [ -x "$go" ]; then
+    echo "test.sh: building kubeconform with go install"
+    GOBIN="$PWD/.venv/bin" "$go" install github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0
+  else
+    echo "test.sh: no Go toolchain; the kubeconform test will be skipped" >&2
+  fi
+fi
+
 echo "test.sh: ruff"
 .venv/bin/ruff check .
 echo "test.sh: mypy"
