@@ -13,6 +13,7 @@ from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
 from detector.events import Limits
 from detector.simulate import Incident, Kind
+from detector.simulate_events import LIFECYCLE_KINDS, LIFECYCLE_PROFILES, LifecycleIncident
 from detector.status import Status
 
 KINDS = get_args(Kind)
@@ -27,6 +28,7 @@ Settings come from DETECTOR_* environment variables or a .env file
 EPILOG = """examples:
   detector worker                                    run the worker on the local broker
   detector simulate --incident silence:Pos.Sale:20   publish traffic with a 20-min outage
+  detector simulate --incident stuck:Crm.ContactSync:30   events stuck in processing
   detector watch                                     follow the status changes
   detector replay events.jsonl --config rules.yaml > changes.jsonl
   detector subscriptions test Website.Subscribe --status many_problems   who is told"""
@@ -100,18 +102,27 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _incidents(specs: list[str], start: int) -> list[Incident]:
-    """``kind:operation:minutes`` specs, starting at ``start``."""
-    incidents = []
+def _incidents(
+    specs: list[str], start: int, lifecycle: bool = False
+) -> tuple[list[Incident], list[LifecycleIncident] | None]:
+    """``kind:operation:minutes`` specs, starting at ``start``: the call incidents, and
+    the lifecycle incidents (None: no lifecycle traffic unless ``lifecycle``)."""
+    incidents: list[Incident] = []
+    events: list[LifecycleIncident] = []
     for spec in specs:
         try:
             kind, operation, minutes = spec.split(":")
-            incidents.append(Incident(operation, kind, start, start + int(minutes) * 60))  # type: ignore[arg-type]
+            end = start + int(minutes) * 60
         except ValueError:
             raise ConfigError(f"--incident {spec!r}: expected kind:operation:minutes") from None
-        if kind not in KINDS:
-            raise ConfigError(f"--incident {spec!r}: kind must be one of {', '.join(KINDS)}")
-    return incidents
+        if kind in LIFECYCLE_KINDS:
+            events.append(LifecycleIncident(operation, kind, start, end))
+        elif kind in KINDS:
+            incidents.append(Incident(operation, kind, start, end))  # type: ignore[arg-type]
+        else:
+            kinds = ", ".join([*KINDS, *LIFECYCLE_KINDS])
+            raise ConfigError(f"--incident {spec!r}: kind must be one of {kinds}")
+    return incidents, (events if events or lifecycle else None)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -127,14 +138,16 @@ def _simulate(args: argparse.Namespace) -> int:
         start = now - args.days * 86400 if args.start is None else args.start
         start = start - start % 86400
         labelled = suite_incidents(start) if args.suite else []
-        incidents = labelled + _incidents(args.incident, now)
+        injected, lifecycle = _incidents(args.incident, now, args.lifecycle)
+        end = start + args.days * 86400
         with open(args.to_file, "wb") as out:
-            written = write_simulation(out, start, start + args.days * 86400, incidents, args.seed)
+            written = write_simulation(out, start, end, labelled + injected, args.seed, lifecycle)
         print(f"simulate: wrote {written:,} records to {args.to_file}", file=sys.stderr)
         return 0
     from agents.clients import simulate_live
 
     settings = load_settings()
+    incidents, lifecycle = _incidents(args.incident, now, args.lifecycle)
     print(
         f"simulate: publishing to {settings.calls_topic} on {settings.broker} (Ctrl-C to stop)",
         flush=True,
@@ -145,10 +158,11 @@ def _simulate(args: argparse.Namespace) -> int:
             settings.calls_topic,
             partitions=settings.partitions,
             backfill_seconds=int(args.backfill_hours * 3600),
-            incidents=_incidents(args.incident, now),
+            incidents=incidents,
             seed=args.seed,
             minutes=args.minutes,
             report=lambda line: print(f"simulate: {line}", flush=True),
+            lifecycle=lifecycle,
         )
     )
     return 0
@@ -241,7 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KIND:OPERATION:MINUTES",
-        help=f"inject an incident starting now; KIND is one of {', '.join(KINDS)}",
+        help="inject an incident starting now; KIND is one of "
+        f"{', '.join([*KINDS, *LIFECYCLE_KINDS])} (the last two: lifecycle operations)",
+    )
+    simulate.add_argument(
+        "--lifecycle",
+        action="store_true",
+        help="also send every status of each event for "
+        f"{', '.join(p.operation for p in LIFECYCLE_PROFILES)} (received, processing, "
+        "retrying, delivered or failed)",
     )
     simulate.add_argument(
         "--backfill-hours", type=float, default=3.0, help="history to publish first (live)"

@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from detector.simulate import PROFILES, Incident, generate
+from detector.simulate_events import LIFECYCLE_PROFILES, Due, LifecycleIncident, lifecycle_events
 from detector.status import StatusChange
 
 
@@ -91,20 +92,27 @@ async def simulate_live(
     seed: int,
     minutes: int | None,
     report: Callable[[str], None],
+    lifecycle: list[LifecycleIncident] | None = None,
 ) -> None:
     """Publish simulated traffic: ``backfill_seconds`` of history at once, then each
-    minute as it ends (for ``minutes`` minutes, or until interrupted)."""
+    minute as it ends (for ``minutes`` minutes, or until interrupted). With
+    ``lifecycle``, also every status message of the lifecycle operations' events, each
+    published in the minute it happens."""
     await ensure_topic(broker, topic, partitions)
     now = int(time.time()) // 60 * 60
-    sent = await publish(
-        broker, topic, generate(PROFILES, incidents, now - backfill_seconds, now, seed=seed)
+    first, last = now - backfill_seconds, now + (minutes or 3650 * 1440) * 60
+    events = Due(
+        lifecycle_events(LIFECYCLE_PROFILES, lifecycle or [], first, last, seed=seed)
+        if lifecycle is not None
+        else iter(())
     )
+    history = generate(PROFILES, incidents, first, now, seed=seed)
+    sent = await publish(broker, topic, [*history, *events.until(now)])
     report(f"published {sent:,} records of history ({backfill_seconds // 3600} h)")
     minute = now
     while minutes is None or minute < now + minutes * 60:
         await asyncio.sleep(max(0.0, minute + 61 - time.time()))
-        sent = await publish(
-            broker, topic, generate(PROFILES, incidents, minute, minute + 60, seed=seed)
-        )
+        records = generate(PROFILES, incidents, minute, minute + 60, seed=seed)
+        sent = await publish(broker, topic, [*records, *events.until(minute + 60)])
         report(f"{datetime.fromtimestamp(minute, tz=UTC):%H:%M} published {sent} records")
         minute += 60

@@ -3,6 +3,7 @@ traffic to a file. Shell code: they read and write files and report progress."""
 
 from __future__ import annotations
 
+import heapq
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from detector.events import LIMITS, Limits, OperationCall, decode
 from detector.opconfig import DetectionConfig
 from detector.replay import ReplayStats, replay
 from detector.simulate import PROFILES, Incident, generate
+from detector.simulate_events import LIFECYCLE_PROFILES, LifecycleIncident, lifecycle_events
 
 
 def read_calls(path: Path, invalid: list[int], limits: Limits = LIMITS) -> Iterator[OperationCall]:
@@ -54,12 +56,23 @@ def run_replay(
 
 
 def write_simulation(
-    out: IO[bytes], start: int, end: int, incidents: list[Incident], seed: int
+    out: IO[bytes],
+    start: int,
+    end: int,
+    incidents: list[Incident],
+    seed: int,
+    lifecycle: list[LifecycleIncident] | None = None,
 ) -> int:
+    """Simulated traffic as JSON lines in timestamp order; with ``lifecycle``, the
+    lifecycle operations' status messages too."""
     written = 0
     total = max(1, end - start)
     last_report = time.monotonic()
-    for record in generate(PROFILES, incidents, start, end, seed=seed):
+    records = generate(PROFILES, incidents, start, end, seed=seed)
+    if lifecycle is not None:
+        events = lifecycle_events(LIFECYCLE_PROFILES, lifecycle, start, end, seed=seed)
+        records = heapq.merge(records, events, key=lambda r: float(r["timestamp"]))
+    for record in records:
         out.write(orjson.dumps(record) + b"\n")
         written += 1
         if sys.stderr.isatty() and time.monotonic() - last_report > 0.5:

@@ -79,8 +79,7 @@ class Engine:
             start = boundary - self.window
             counts = windows.get(start, _EMPTY)
             snap = snapshots.get(boundary) if snapshots else None
-            if snap is not None:
-                counts = lifecycle.merged(counts, snap)
+            counts = lifecycle.merged(counts, snap)
             change = self._step(state, operation, rule, start, counts, snap)
             if change is not None:
                 changes.append(change)

@@ -18,22 +18,26 @@ MIN_STUCK = 3  # Like failures: one or two stuck events among many are not a sta
 MOST = 0.5  # Above this share of recent events stuck: ``many_problems``.
 
 
-def merged(counts: WindowCounts, snap: Snapshot) -> WindowCounts:
-    """The window's counts with the retries given up in it as failures. Their calls were
-    counted when the events were first seen, possibly in an earlier window; a window
-    never shows more failures than calls."""
-    if not snap.gave_up:
+def merged(counts: WindowCounts, snap: Snapshot | None) -> WindowCounts:
+    """The window's counts with the retries given up in it as failures. An event's call
+    is counted when it is first seen, its failure when it fails, possibly a window later:
+    a window never shows more failures than calls."""
+    gave_up = snap.gave_up if snap is not None else 0
+    errors = counts.errors + gave_up
+    if not gave_up and errors <= counts.calls:
         return counts
-    errors = counts.errors + snap.gave_up
     out = WindowCounts(max(counts.calls, errors), errors, counts.retries, dict(counts.error_codes))
-    out.add_codes(snap.codes)
+    if snap is not None:
+        out.add_codes(snap.codes)
     return out
 
 
 def stuck(snap: Snapshot, zone: ZoneInfo) -> Finding | None:
     """Events received or processing past the threshold: some stuck is ``some_problems``,
-    most of the recent events stuck is ``many_problems``."""
-    if not snap.stuck:
+    most of the recent ones (first seen in the threshold before the cutoff) stuck is
+    ``many_problems``. Once no event got stuck for a threshold, older stuck ones stay
+    listed on the dashboard but no longer hold the status."""
+    if not snap.recent_stuck:
         return None
     every = snap.recent > 0 and snap.recent_stuck >= snap.recent
     if snap.stuck < MIN_STUCK and not every:
@@ -50,6 +54,21 @@ def stuck(snap: Snapshot, zone: ZoneInfo) -> Finding | None:
     )
 
 
+def retries(snap: Snapshot) -> Finding | None:
+    """Retries that never resolved: given up at the horizon. Most recent outcomes given
+    up is ``many_problems`` (the destination is down for everyone), some is ``some_problems``."""
+    n = snap.retried_out
+    if n < MIN_STUCK or snap.retries is None:
+        return None
+    most = n > MOST * (n + snap.finished)
+    return Finding(
+        Status.MANY_PROBLEMS if most else Status.SOME_PROBLEMS,
+        snap.retries,
+        {"errors": n, "retried_out": n, "finished": snap.finished, "minutes": 15},
+        {"retried_out": 0},
+    )
+
+
 def streak_note(snap: Snapshot) -> str | None:
     run = snap.streak
     if run is None or run.count < MIN_STREAK:
@@ -61,14 +80,16 @@ def streak_note(snap: Snapshot) -> str | None:
 
 
 def judge(finding: Finding | None, snap: Snapshot, zone: ZoneInfo) -> Finding | None:
-    """The worse of the window's finding and the stuck finding, with the evidence."""
-    found = stuck(snap, zone)
-    if found is not None and (finding is None or _worse(found.status, finding.status)):
-        finding = found
+    """The worst of the window's finding and the lifecycle's own (stuck events, retries
+    given up), with the evidence."""
+    for found in (stuck(snap, zone), retries(snap)):
+        if found is not None and (finding is None or _worse(found.status, finding.status)):
+            finding = found
     if finding is None or not finding.status.is_problem:
         return finding
     failing = bool(finding.observed.get("errors"))
-    candidates = [snap.retries, streak_note(snap)] if failing else []
+    retried = snap.retries if finding.reason != snap.retries else None
+    candidates = [retried, streak_note(snap)] if failing else []
     notes = [n for n in [*candidates, snap.recurring] if n]
     if not notes:
         return finding

@@ -27,7 +27,8 @@ from detector.windows import window_start
 OPEN = ("received", "processing")
 FORGET_AFTER = 86400  # Events open, and outcomes given up on, are forgotten after a day.
 MIN_STREAK = 3  # Failures in a row with one error before the run is evidence.
-RECENT = 3600  # Stuck events are weighed against the events first seen in this hour.
+LOOKBACK = 900  # Given-up retries are weighed against the outcomes of the last 15 min.
+RECENT = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +76,28 @@ class Snapshot:
     stuck_phase: str = "processing"
     oldest: float = 0.0
     threshold: int = 0
-    recent: int = 0  # Events first seen in the hour before the stuck cutoff...
+    recent: int = 0  # Events first seen in the threshold before the stuck cutoff...
     recent_stuck: int = 0  # ... and how many of them are stuck.
     retries: str | None = None  # "31 events retrying for more than 15 min: 503 …"
+    retried_out: int = 0  # Events given up on in the last ``LOOKBACK``...
+    finished: int = 0  # ... and events with an outcome in it.
     streak: Streak | None = None
     recurring: str | None = None
 
     def to_list(self) -> list[Any]:
         streak = self.streak.to_list() if self.streak else None
         return [self.gave_up, self.codes, self.stuck, self.stuck_phase, self.oldest,
-                self.threshold, self.recent, self.recent_stuck, self.retries, streak,
-                self.recurring]  # fmt: skip
+                self.threshold, self.recent, self.recent_stuck, self.retries,
+                self.retried_out, self.finished, streak, self.recurring]  # fmt: skip
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> Snapshot:
         *head, streak, note = raw
-        gave_up, codes, stuck, phase, oldest, threshold, recent, recent_stuck, retries = head
+        gave_up, codes, stuck, phase, oldest, threshold, recent, recent_stuck, *rest = head
+        retries, retried_out, finished = rest
         return cls(
             gave_up, dict(codes), stuck, phase, oldest, threshold, recent, recent_stuck,
-            retries, Streak.from_list(streak) if streak else None, note,
+            retries, retried_out, finished, Streak.from_list(streak) if streak else None, note,
         )  # fmt: skip
 
 
@@ -108,6 +112,7 @@ class Lifecycle:
     arrivals: dict[int, int] = field(default_factory=dict)  # Window start -> events first seen.
     # Window start -> [given up, {code: n}, example "code message"], for the last hour.
     gave_up: dict[int, list[Any]] = field(default_factory=dict)
+    finished: dict[int, int] = field(default_factory=dict)  # Window start -> outcomes.
     overflow: int = 0  # Events not followed because the operation was at its cap.
     forgotten: int = 0  # Events open for a day without news, dropped.
     checked: int | None = None  # Snapshots are taken up to this boundary.
@@ -204,6 +209,8 @@ class Lifecycle:
         new = event is None
         if status in ("success", "error"):
             failed = int(status == "error")
+            start = window_start(ts, policy.window)
+            self.finished[start] = self.finished.get(start, 0) + 1
             if event is not None:
                 self._set(event_id, None, None)
                 self.durations.add(max(0.0, ts - event.first))
@@ -281,16 +288,16 @@ class Lifecycle:
             stuck += 1
             phases.add(event.phase)
             oldest = oldest or event.since
-            recent_stuck += event.first >= cutoff - RECENT
-        recent = sum(n for s, n in self.arrivals.items() if cutoff - RECENT <= s < cutoff)
-        retries = self._retry_note(boundary, policy)
+            recent_stuck += event.first >= cutoff - threshold
+        recent = sum(n for s, n in self.arrivals.items() if cutoff - threshold <= s < cutoff)
+        retries, retried_out, finished = self._retries(boundary, policy)
         run = self.streak
         streak = run if run is not None and run.count >= MIN_STREAK else None
         if not (gave_up or stuck or retries or streak or self.note):
             return None
         return Snapshot(
             gave_up, codes, stuck, " or ".join(sorted(phases)) or "processing", oldest,
-            threshold, max(recent, recent_stuck), recent_stuck, retries,
+            threshold, max(recent, recent_stuck), recent_stuck, retries, retried_out, finished,
             None if streak is None else Streak(*streak.to_list()), self.note,
         )  # fmt: skip
 
@@ -326,21 +333,24 @@ class Lifecycle:
                 self._set(next(iter(place)), None, None)
                 self.forgotten += place is self.open
         keep = boundary - 3 * RECENT  # Arrivals for the longest stuck lookback (15 min + 1 h).
-        for book in (self.arrivals, self.gave_up):
+        for book in (self.arrivals, self.gave_up, self.finished):
             for s in [s for s in book if s < keep]:
                 del book[s]
 
-    def _retry_note(self, boundary: int, policy: Policy) -> str | None:
+    def _retries(self, boundary: int, policy: Policy) -> tuple[str | None, int, int]:
+        """Events given up on in the last ``LOOKBACK``, in words; their number; and the
+        number of events with an outcome then."""
         if not self.gave_up:
-            return None
-        recent = [v for s, v in self.gave_up.items() if s >= boundary - RECENT]
+            return None, 0, 0
+        since = boundary - LOOKBACK
+        recent = [v for s, v in self.gave_up.items() if s >= since]
         n = sum(v[0] for v in recent)
         if not n:
-            return None
-        example = recent[-1][2]
+            return None, 0, 0
+        finished = sum(k for s, k in self.finished.items() if s >= since)
         events = "event" if n == 1 else "events"
         horizon = wording.duration(policy.retry_horizon)
-        return f"{n} {events} retrying for more than {horizon}: {example}"
+        return f"{n} {events} retrying for more than {horizon}: {recent[-1][2]}", n, finished
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the events themselves, which the shell keeps one per key."""
@@ -350,6 +360,7 @@ class Lifecycle:
             "f": self.days.to_dict(),
             "a": self.arrivals,
             "g": self.gave_up,
+            "e": self.finished,
             "o": self.overflow,
             "x": self.forgotten,
             "c": self.checked,
@@ -365,6 +376,7 @@ class Lifecycle:
             days=FailureDays.from_dict(raw["f"]),
             arrivals={int(s): n for s, n in raw["a"].items()},
             gave_up={int(s): v for s, v in raw["g"].items()},
+            finished={int(s): n for s, n in raw["e"].items()},
             overflow=raw["o"],
             forgotten=raw["x"],
             checked=raw["c"],

@@ -81,15 +81,15 @@ def test_events_left_in_processing_are_stuck_after_the_threshold() -> None:
     feed(life, [m for i in range(200) for m in (
         msg(T0 - 86400 + i * 60, "received", f"ok{i}"),
         msg(T0 - 86400 + i * 60 + 3, "delivered", f"ok{i}"))])  # fmt: skip
-    feed(life, [msg(T0 + i * 30, "processing", f"s{i}") for i in range(12)])
+    feed(life, [msg(T0 + i * 30, "processing", f"s{i}") for i in range(40)])
     snaps = life.close(T0 + 3600, POLICY)
     first = min(b for b, s in snaps.items() if s.stuck)
     assert first == T0 + 300 + 60  # The first event is 5 min old at the end of 14:05.
-    finding = findings.stuck(snaps[T0 + 900], UTC)
+    finding = findings.stuck(snaps[T0 + 1200], UTC)
     assert finding is not None
     assert finding.status is Status.MANY_PROBLEMS  # Every recent event is stuck.
     assert (
-        finding.reason == "12 events stuck in processing for more than 5 min (oldest since 14:00)"
+        finding.reason == "30 events stuck in processing for more than 5 min (oldest since 14:00)"
     )
 
 
@@ -98,7 +98,10 @@ def test_a_few_stuck_among_many_finished_is_some_problems() -> None:
     found = findings.stuck(snap, UTC)
     assert found is not None
     assert found.status is Status.SOME_PROBLEMS
-    assert findings.stuck(Snapshot(stuck=2, oldest=T0, threshold=900, recent=400), UTC) is None
+    few = Snapshot(stuck=2, oldest=T0, threshold=900, recent=400, recent_stuck=2)
+    assert findings.stuck(few, UTC) is None
+    # Stuck long ago, while the recent events all finished: listed, not a status.
+    assert findings.stuck(Snapshot(stuck=50, oldest=T0, threshold=900, recent=400), UTC) is None
 
 
 def test_the_stuck_threshold_is_learned_floored_capped_and_configurable() -> None:

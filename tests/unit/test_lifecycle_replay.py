@@ -1,0 +1,64 @@
+"""Lifecycle traffic replayed: the issue's targets, offline (the worker runs the same
+code, see tests/integration/test_lifecycle_live.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from detector.events import OperationCall
+from detector.opconfig import DetectionConfig
+from detector.replay import ReplayStats, replay
+from detector.simulate import DAY, Profile
+from detector.simulate_events import LifecycleIncident, lifecycle_events
+from detector.status import Status, StatusChange
+
+START = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())  # A Monday.
+BUSY = Profile("Crm.Contact", "crm", 3000, "daytime", 0.0)
+SMALL = Profile("Shop.Order", "shop", 400, "daytime", 0.0)
+OFFICE = Profile("Erp.Invoice", "erp", 300, "office", 0.0)
+AT_14 = START + 3 * DAY + 14 * 3600  # Thursday 14:00, after three days of learning.
+
+
+def run(
+    profiles: list[Profile], incidents: list[LifecycleIncident], days: float
+) -> tuple[list[StatusChange], ReplayStats, int]:
+    messages = [
+        OperationCall.model_validate(m)
+        for m in lifecycle_events(profiles, incidents, START, START + int(days * DAY))
+    ]
+    stats = ReplayStats()
+    changes = list(replay(messages, DetectionConfig(), stats=stats))
+    return changes, stats, len({m.event_id for m in messages})
+
+
+def first_problem(changes: list[StatusChange], operation: str) -> StatusChange:
+    return next(c for c in changes if c.operation == operation and c.status.is_problem)
+
+
+def test_events_stuck_in_processing_from_14_00_are_reported_between_14_15_and_14_35() -> None:
+    incident = LifecycleIncident(BUSY.operation, "stuck", AT_14, AT_14 + 3600)
+    changes, _, _ = run([BUSY], [incident], 3.7)
+    found = first_problem(changes, BUSY.operation)
+    assert AT_14 + 15 * 60 <= found.at.timestamp() <= AT_14 + 35 * 60
+    assert "stuck in processing for more than 15 min (oldest since 14:00)" in found.reason
+    worst = [c for c in changes if c.status is Status.MANY_PROBLEMS]
+    assert worst, "most recent events stuck is many_problems"
+    assert worst[0].at.timestamp() <= AT_14 + 35 * 60
+
+
+def test_retries_that_never_resolve_are_reported_within_30_minutes_naming_the_retries() -> None:
+    incident = LifecycleIncident(SMALL.operation, "retry_forever", AT_14, AT_14 + 2 * 3600)
+    changes, _, _ = run([SMALL], [incident], 3.7)
+    found = first_problem(changes, SMALL.operation)
+    assert AT_14 <= found.at.timestamp() <= AT_14 + 30 * 60
+    assert found.status is Status.MANY_PROBLEMS
+    assert "retrying for more than 15 min: 503 destination unavailable" in found.reason
+    assert "in a row with the same error 503" in found.reason
+
+
+def test_two_weeks_of_normal_lifecycle_traffic_count_each_event_once_and_raise_nothing() -> None:
+    changes, stats, events = run([BUSY, SMALL, OFFICE], [], 14)
+    assert stats.calls == events  # Not one per status message (about three per event).
+    assert stats.events > 3 * events
+    problems = [c for c in changes if c.status.is_problem]
+    assert problems == []
