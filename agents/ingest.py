@@ -45,6 +45,8 @@ _LOG_LIMIT = _LogLimit(10.0)
 def register(detector: Detector) -> None:
     settings = detector.settings
     limits = Limits(max_count=settings.max_count)
+    # Newest event time read per partition, before the batch at hand (late events).
+    watermarks: dict[int, float] = {}
 
     @detector.app.agent(detector.topics.calls, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -60,7 +62,7 @@ def register(detector: Detector) -> None:
                 settings.calls_topic,
                 decoded.failures,
             )
-            await _store(detector, decoded)
+            await _store(detector, decoded, watermarks)
             _observe(detector, events, decoded)
             detector.metrics.batch_seconds.observe(time.perf_counter() - started)
 
@@ -71,7 +73,7 @@ def _raw(message: Any) -> RawRecord:
     )
 
 
-async def _store(detector: Detector, decoded: DecodedBatch) -> None:
+async def _store(detector: Detector, decoded: DecodedBatch, read: dict[int, float]) -> None:
     """Merge the batch into each operation's windows, judge the windows it closed, then
     drop the windows past the retention.
 
@@ -87,7 +89,11 @@ async def _store(detector: Detector, decoded: DecodedBatch) -> None:
         for partition in decoded.partitions[operation]:
             watermarks[partition] = max(watermarks.get(partition, 0.0), last)
     for operation, windows in by_operation.items():
-        state = _merge(detector, operation, decoded, windows)
+        state = _merge(
+            detector, operation, decoded, windows, read.get(min(decoded.partitions[operation]))
+        )
+        if not state.windows:
+            continue  # A new operation whose every call was late: nothing to keep.
         until = closed_until(
             settings.window_seconds, settings.grace_seconds, watermarks[state.partition]
         )
@@ -95,6 +101,8 @@ async def _store(detector: Detector, decoded: DecodedBatch) -> None:
         state.expire(settings.window_retention_seconds)
         put(detector.counts, state.partition, operation, state.to_value())
         _count(detector, operation, state.integration, windows)
+    for partition, mark in watermarks.items():
+        read[partition] = max(mark, read.get(partition, mark))
 
 
 def _merge(
@@ -102,6 +110,7 @@ def _merge(
     operation: str,
     decoded: DecodedBatch,
     windows: list[tuple[int, WindowCounts]],
+    watermark: float | None,
 ) -> OperationWindows:
     partition = min(decoded.partitions[operation])
     current = detector.counts.get(operation)
@@ -114,7 +123,7 @@ def _merge(
     state.last_call_at = max(last, state.last_call_at or last)
     # Late means older than the retention before this batch: a batch of a backlog
     # can span hours, and its early windows are not late, only old.
-    horizon = state.horizon(detector.settings.window_retention_seconds)
+    horizon = state.horizon(detector.settings.window_retention_seconds, watermark)
     for start, counts in windows:
         if horizon is not None and start < horizon:
             detector.metrics.late.inc(counts.calls)

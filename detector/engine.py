@@ -4,7 +4,9 @@
 order, missing windows counting as zero calls (silence has no events). Each window is
 judged before the baseline learns from it; a problem status is entered on strong
 evidence and left on clear recovery, so noise does not flap it (docs/detection.md,
-"Hysteresis").
+"Hysteresis"). A week after its last call an operation is dormant and its empty windows
+are skipped in one step, so catching up over any gap (a call stamped 1970, months of
+silence) costs at most a week of steps.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SILENCE_FLOOR = 4.0  # Below every silence threshold: no need to compute it.
 RECOVER_MINUTES = 5
 WARMUP_SECONDS = 2 * 3600
 WARMUP_CALLS = 30
+DORMANT_SECONDS = 7 * 86400  # Longer than any normal gap: weekends, holidays, weekly runs.
 SEVERITY = {Status.OK: 0, Status.LEARNING: 0, Status.SOME_PROBLEMS: 1}
 _EMPTY = WindowCounts()
 
@@ -77,14 +80,38 @@ class Engine:
         boundary = state.last_boundary + self.window
         while boundary <= until:
             start = boundary - self.window
-            counts = windows.get(start, _EMPTY)
+            counts = windows.get(start)
             snap = snapshots.get(boundary) if snapshots else None
-            counts = lifecycle.merged(counts, snap)
+            quiet = start - (state.last_call_boundary or state.first_boundary)
+            if counts is None and snap is None and quiet >= DORMANT_SECONDS:
+                boundary = self._sleep(state, windows, snapshots, start, until) + self.window
+                continue
+            counts = lifecycle.merged(_EMPTY if counts is None else counts, snap)
             change = self._step(state, operation, rule, start, counts, snap)
             if change is not None:
                 changes.append(change)
             boundary += self.window
         return state, changes
+
+    def _sleep(
+        self,
+        st: OperationState,
+        windows: Mapping[int, WindowCounts],
+        snapshots: Mapping[int, Snapshot] | None,
+        start: int,
+        until: int,
+    ) -> int:
+        """Skip a dormant operation's empty windows up to its next window with calls or
+        a snapshot (or ``until``) and return that boundary. Its status holds and its
+        baseline does not learn a silence that long; skipping each window alone would
+        decide the same, so advancing in one call or window by window still agrees (live
+        vs replay)."""
+        ahead = [s for s in windows if start < s < until]
+        ahead += [b - self.window for b in snapshots or () if start < b - self.window < until]
+        resume = min(ahead, default=until)
+        st.last_boundary = resume
+        st.known = 0  # The lookbacks straddle the gap: judge volume on fresh windows only.
+        return resume
 
     def _step(
         self,

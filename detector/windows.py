@@ -85,10 +85,14 @@ class OperationWindows:
     def newest(self) -> int | None:
         return max(self.windows) if self.windows else None
 
-    def horizon(self, retention: int) -> int | None:
-        """Windows starting before this are closed for good; their events are late."""
-        newest = self.newest
-        return None if newest is None else newest - retention
+    def horizon(self, retention: int, watermark: float | None = None) -> int | None:
+        """Windows starting before this are closed for good; their events are late.
+
+        ``watermark``, the newest event time already read from the operation's
+        partition, bounds a new operation too: its first call stamped 1970 is late, not
+        the start of 56 years of windows to judge."""
+        marks = [m for m in (self.newest, watermark) if m is not None]
+        return int(max(marks)) - retention if marks else None
 
     def merge(self, start: int, counts: WindowCounts) -> None:
         current = self.windows.get(start)

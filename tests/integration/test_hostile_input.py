@@ -73,3 +73,62 @@ async def test_huge_counts_are_dead_lettered_and_the_worker_keeps_counting(
     assert worker.proc is not None
     assert worker.proc.poll() is None
     assert not [line for line in worker.log if "Traceback" in line]
+
+
+def timed_scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics, which must answer within a second: the event loop is never blocked long."""
+    started = time.perf_counter()
+    samples = scrape(url)
+    assert time.perf_counter() - started < 1.0
+    return samples
+
+
+async def test_calls_stamped_1970_are_late_and_never_stall_the_worker(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    """One call stamped 1970 once made the engine judge every minute since: the event
+    loop blocked for minutes. Now it is late (or, as a fresh worker's very first call,
+    judged with a bounded catch-up) and the worker keeps answering."""
+    worker = start_worker(DETECTOR_PARTITIONS="1")
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+
+    async def send(operation: str, timestamp: float) -> None:
+        event = {"operation": operation, "status": "ok", "timestamp": timestamp}
+        await producer.send(topic, key=operation.encode(), value=orjson.dumps(event))
+        await producer.flush()
+
+    await send("Old.First", 1)  # The first call this worker ever reads: not late.
+
+    def first_judged() -> None:
+        m = timed_scrape(worker.url)
+        first = {"operation": "Old.First", "integration": ""}
+        assert value(m, "detector_operation_status", **first, status="learning") == 1
+
+    await eventually(first_judged)
+    now = time.time()
+    for _ in range(5):
+        await send("Web.Form", now)
+    form = {"operation": "Web.Form", "integration": ""}
+
+    def form_counted() -> None:
+        assert value(timed_scrape(worker.url), "detector_operation_calls_total", **form) == 5
+
+    await eventually(form_counted)
+    await send("Old.Second", 1)  # New operation, but the partition has read 'now' already.
+    await send("Web.Form", 1)  # Known operation, far behind its newest window.
+    await send("Web.Form", now + 1)
+
+    def late_counted() -> None:
+        m = timed_scrape(worker.url)
+        assert value(m, "detector_late_events_total") == 2
+        assert value(m, "detector_window_calls", **form) == 6
+        assert not [k for k in m if ("operation", "Old.Second") in k[1]]
+
+    await eventually(late_counted)
+    for _ in range(8):  # Stays responsive across evaluator runs.
+        timed_scrape(worker.url)
+        await asyncio.sleep(0.5)
+    assert worker.proc is not None
+    assert worker.proc.poll() is None
