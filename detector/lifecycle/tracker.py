@@ -150,7 +150,11 @@ class Lifecycle:
         window = policy.window
         if self._quiet():
             # Most windows of most operations: nothing to say, only the hourly chores.
-            for hour in range(self.checked // 3600 * 3600 + 3600, until + 1, 3600):
+            # Those depend on the failure days (unchanged here) and prune by the newest
+            # hour, so past the first hour only the last one can change anything: a gap
+            # of months (or a call stamped 1970) costs two chores, not one an hour.
+            hours = range(self.checked // 3600 * 3600 + 3600, until + 1, 3600)
+            for hour in hours if len(hours) <= 2 else (hours[0], hours[-1]):
                 boundary = self.checked + -((self.checked - hour) // window) * window
                 if boundary > until:
                     break
@@ -164,6 +168,9 @@ class Lifecycle:
             if boundary // 3600 != (boundary - window) // 3600:
                 self._hourly(boundary)
             if self._quiet():
+                if until - boundary > 3600:  # A long quiet stretch: by the hour (above).
+                    self.checked = boundary
+                    return self.close(until, policy)
                 continue  # Most windows of most operations: nothing to say.
             snap = self._snapshot(boundary, policy)
             if snap is not None:

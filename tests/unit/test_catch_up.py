@@ -93,7 +93,7 @@ def test_replay_of_1970_and_now_lines_is_fast_and_reports_the_stragglers(
     events = tmp_path / "events.jsonl"
     lines = [
         {"operation": "A", "status": "ok", "timestamp": 1},
-        {"operation": "B", "status": "error", "timestamp": 1},
+        {"operation": "C", "status": "received", "event_id": "e1", "timestamp": 1},
         {"operation": "A", "status": "ok", "timestamp": NOW},
         {"operation": "A", "status": "ok", "timestamp": 1},
         {"operation": "A", "count": 10**18, "timestamp": NOW + 1},
@@ -111,5 +111,6 @@ def test_replay_of_1970_and_now_lines_is_fast_and_reports_the_stragglers(
     changes = [orjson.loads(line) for line in out.getvalue().splitlines()]
     assert [(c["operation"], c["status"]) for c in changes] == [
         ("A", "learning"),
-        ("B", "learning"),
+        ("C", "learning"),
+        ("C", "some_problems"),  # Its event is stuck in received since 1970.
     ]
