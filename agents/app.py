@@ -25,7 +25,6 @@ from agents.web import ingest as http_ingest
 from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
-from detector.events import Limits
 from detector.opconfig import DetectionConfig, parse_detection_config
 from tables import counts, models, summaries
 
@@ -134,7 +133,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         http_ingest.kafka_writer(app, settings.calls_topic),
         registry,
         max_bytes=settings.ingest_max_bytes,
-        limits=Limits(max_count=settings.max_count),
+        limits=settings.limits,
     ).add_routes(app.web.web_app)  # type: ignore[attr-defined]
     web_metrics.register(detector)
     return detector

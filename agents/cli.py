@@ -11,7 +11,6 @@ from typing import get_args
 
 from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
-from detector.events import Limits
 from detector.simulate import Incident, Kind
 from detector.simulate_events import LIFECYCLE_KINDS, LIFECYCLE_PROFILES, LifecycleIncident
 from detector.status import Status
@@ -93,7 +92,7 @@ def _replay(args: argparse.Namespace) -> int:
     settings = load_settings(**({"detection_config": args.config} if args.config else {}))
     config = load_detection_config(settings)
     window = args.window_seconds or settings.window_seconds
-    limits = Limits(max_count=settings.max_count)
+    limits = settings.limits
     if args.output:
         with open(args.output, "wb") as out:
             run_replay(Path(args.events), config, window, out, limits)

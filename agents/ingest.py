@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from agents import oplog
 from detector.errors import DecodeError
-from detector.events import Limits
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
 from detector.windows import OperationWindows, WindowCounts, aggregate, closed_until
 from tables.writes import put
@@ -44,7 +43,7 @@ _LOG_LIMIT = _LogLimit(10.0)
 
 def register(detector: Detector) -> None:
     settings = detector.settings
-    limits = Limits(max_count=settings.max_count)
+    limits = settings.limits
     # Newest event time read per partition, before the batch at hand (late events).
     watermarks: dict[int, float] = {}
 

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detector.errors import ConfigError
+from detector.events import NAME_LIMIT, Limits
 
 ENV_PREFIX = "DETECTOR_"
 
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
         description="Most calls one pre-aggregated record may stand for; larger records are "
         "dead-lettered (count_too_large).",
     )
+    max_name_length: int = Field(
+        200,
+        ge=1,
+        le=NAME_LIMIT,
+        description="Longest operation or integration name; longer records are dead-lettered "
+        "(invalid_name, as are names with control or bidi characters).",
+    )
     batch_within: float = Field(0.2, gt=0, description="Longest wait, in seconds, to fill a batch.")
     detection_config: Path | None = Field(
         None, description="YAML file of per-operation detection rules (see deploy/)."
@@ -131,6 +139,11 @@ class Settings(BaseSettings):
                 "DETECTOR_WINDOW_RETENTION_SECONDS must be at least DETECTOR_WINDOW_SECONDS"
             )
         return self
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds every decoded record is held to (count, names)."""
+        return Limits(max_count=self.max_count, max_name_length=self.max_name_length)
 
 
 def load_settings(**overrides: object) -> Settings:

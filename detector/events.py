@@ -7,6 +7,7 @@ Decoding never raises for bad input: it returns a ``DecodeError`` with a bounded
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -35,18 +36,46 @@ STATUS_ALIASES: dict[str, StatusName] = {
 }
 
 
+# The contract's longest operation or integration name; DETECTOR_MAX_NAME_LENGTH narrows it.
+NAME_LIMIT = 1000
+# Control, format (bidi overrides and isolates, zero-width), surrogate and line/paragraph
+# separator characters: invisible or misleading in a metric label, a log line or a page.
+_REFUSED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds a record must keep beyond the contract's types (``DETECTOR_MAX_COUNT``).
+    """Bounds a record must keep beyond the contract's types (``DETECTOR_MAX_COUNT``,
+    ``DETECTOR_MAX_NAME_LENGTH``).
 
     A bounded ``count`` keeps every window, baseline and metric an exact integer far
     from int64 overflow: ten records of 10^18 calls once crashed the worker for good.
+    Names become metric labels, log lines and dashboard rows: bounded and printable.
     """
 
     max_count: int = 1_000_000
+    max_name_length: int = 200
 
 
 LIMITS = Limits()
+
+
+def name_problem(name: str, max_length: int) -> str | None:
+    """Why ``name`` cannot be an operation or integration name, or None if it can."""
+    if len(name) > max_length:
+        return (
+            f"is {len(name)} characters long, more than {max_length} "
+            "(DETECTOR_MAX_NAME_LENGTH)"
+        )
+    if name.isprintable():  # The common case, in one C call.
+        return None
+    for position, char in enumerate(name):
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return (
+                f"has the control or bidi character U+{ord(char):04X} at position {position}; "
+                "names must be printable text"
+            )
+    return None
 
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11
@@ -78,10 +107,10 @@ class OperationCall(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    operation: str = Field(min_length=1, max_length=200)
+    operation: str = Field(min_length=1, max_length=NAME_LIMIT)
     timestamp: float | None = None
     status: StatusName | None = None
-    integration: str | None = Field(default=None, max_length=200)
+    integration: str | None = Field(default=None, max_length=NAME_LIMIT)
     event_type: str | None = Field(default=None, max_length=200)
     event_id: str | None = Field(default=None, max_length=200)
     error_code: str | None = Field(default=None, max_length=200)
@@ -153,7 +182,8 @@ def decode(
     """Bytes -> a validated call, with the Kafka timestamp standing in for a missing one.
 
     Raises ``DecodeError`` whose ``reason`` is one of: ``empty``, ``not_json``,
-    ``not_object``, ``invalid``, ``count_too_large`` (more than ``limits.max_count``),
+    ``not_object``, ``invalid``, ``invalid_name`` (see ``name_problem``),
+    ``count_too_large`` (more than ``limits.max_count``),
     ``no_timestamp``, ``future_timestamp`` (event time more than ``MAX_FUTURE_SECONDS``
     after the Kafka timestamp: a producer's clock is wrong, and believing it would make
     every window up to that time look silent).
@@ -176,7 +206,12 @@ def decode(
 
 
 def check_limits(call: OperationCall, limits: Limits) -> None:
-    """``count_too_large`` for a record counting more calls than ``limits.max_count``."""
+    """``invalid_name`` for an operation or integration name too long or not printable
+    text; ``count_too_large`` for a record counting more calls than ``limits.max_count``."""
+    for field_name, name in (("operation", call.operation), ("integration", call.integration)):
+        problem = None if name is None else name_problem(name, limits.max_name_length)
+        if problem is not None:
+            raise DecodeError("invalid_name", f"{field_name}: {problem}")
     if call.count is not None and call.count > limits.max_count:
         raise DecodeError(
             "count_too_large",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Callable
 
 import orjson
@@ -75,6 +76,11 @@ async def test_huge_counts_are_dead_lettered_and_the_worker_keeps_counting(
     assert not [line for line in worker.log if "Traceback" in line]
 
 
+def metrics_text(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
 def timed_scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """/metrics, which must answer within a second: the event loop is never blocked long."""
     started = time.perf_counter()
@@ -132,3 +138,34 @@ async def test_calls_stamped_1970_are_late_and_never_stall_the_worker(
         await asyncio.sleep(0.5)
     assert worker.proc is not None
     assert worker.proc.poll() is None
+
+
+async def test_names_with_control_or_bidi_characters_never_reach_metrics(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    worker = start_worker()
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    now = time.time()
+    bad = ["Web\x00Form", "Web\x1b[31mForm", "Invoice\u202egnp.exe", "x" * 201]
+    for name in bad:
+        event = {"operation": name, "status": "ok", "timestamp": now}
+        await producer.send(topic, key=name.encode(), value=orjson.dumps(event))
+    ok = {"operation": "Web.Form", "integration": "web\u2066x", "status": "ok", "timestamp": now}
+    await producer.send(topic, key=b"Web.Form", value=orjson.dumps(ok))
+    await producer.send(topic, key=b"Web.Form", value=orjson.dumps({**ok, "integration": "web"}))
+    await producer.flush()
+
+    def counted() -> None:
+        m = scrape(worker.url)
+        assert value(m, "detector_invalid_events_total", reason="invalid_name") == 5
+        assert value(m, "detector_operation_calls_total", operation="Web.Form", integration="web")
+
+    await eventually(counted)
+    got = await dead_letters(kafka, f"{topic}.invalid", 5)
+    assert {dict(m.headers)["x-detector-reason"] for m in got} == {b"invalid_name"}
+    text = metrics_text(worker.url)
+    for char in ("\x00", "\x1b", "\u202e", "\u2066", "x" * 201):
+        assert char not in text

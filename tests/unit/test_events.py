@@ -142,3 +142,46 @@ def test_errors_are_bounded_by_count(errors: int) -> None:
         decode(msg(operation="A", timestamp=TS, count=10, errors=errors))
     assert info.value.reason == "invalid"
     assert "errors" in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "mentions"),
+    [
+        ("Web\x00Form", "U+0000"),
+        ("Web\x1b[31mForm", "U+001B"),
+        ("Web\nForm", "U+000A"),
+        ("Web\x7fForm", "U+007F"),
+        ("Web\x9bForm", "U+009B"),  # C1 control sequence introducer.
+        ("Invoice\u202egnp.exe", "U+202E"),  # Right-to-left override.
+        ("Web\u2066Form\u2069", "U+2066"),  # Left-to-right isolate.
+        ("Web\u200bForm", "U+200B"),  # Zero-width space.
+        ("Web\u2028Form", "U+2028"),  # Line separator.
+        ("x" * 201, "201 characters"),
+    ],
+)
+@pytest.mark.parametrize("field", ["operation", "integration"])
+def test_names_must_be_bounded_printable_text(field: str, name: str, mentions: str) -> None:
+    fields = {"operation": "A", "status": "ok", "timestamp": TS, field: name}
+    with pytest.raises(DecodeError) as info:
+        decode(msg(**fields))
+    assert info.value.reason == "invalid_name"
+    assert info.value.detail.startswith(f"{field}: ")
+    assert mentions in info.value.detail
+    assert name not in info.value.detail  # The header never carries the raw name.
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Café.Kasse", "Shop.🛒.Checkout", "Website Subscribe", "東京.注文", "a\u00a0b", "x" * 200],
+)
+def test_printable_names_in_any_script_are_accepted(name: str) -> None:
+    assert (
+        decode(msg(operation=name, integration=name, status="ok", timestamp=TS)).operation == name
+    )
+
+
+def test_the_name_length_limit_is_a_setting() -> None:
+    short = Limits(max_name_length=5)
+    assert decode(msg(operation="Abcde", status="ok", timestamp=TS), limits=short).operation
+    with pytest.raises(DecodeError, match="invalid_name"):
+        decode(msg(operation="Abcdef", status="ok", timestamp=TS), limits=short)

@@ -114,3 +114,13 @@ def test_a_remembered_shape_still_takes_each_records_own_timestamp() -> None:
     assert out.batch.timestamps == [60.0, 900.0]
     assert [e.reason for _, e in out.invalid] == ["invalid"]
     assert len(shapes.verdicts) == 1
+
+
+def test_names_with_control_or_bidi_characters_are_dead_lettered_in_batches() -> None:
+    bad = ["Web\x1b[2JForm", "Pay\u202eroF", "Nul\x00"]
+    records = [rec({"operation": n, "status": "ok", "timestamp": 60}, key=n) for n in bad]
+    records.append(rec({"operation": "A", "integration": "\u2067x", "status": "ok"}))
+    records.append(rec({"operation": "A", "status": "ok", "timestamp": 60}))
+    out = decode_batch(records)
+    assert [e.reason for _, e in out.invalid] == ["invalid_name"] * 4
+    assert out.batch.names == ["A"]
