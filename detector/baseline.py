@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,17 @@ ALPHA_FLOOR = 0.15  # After ~6 days a bucket is an EWMA with this weight per day
 ERROR_HALF_LIFE_CALLS = 5000.0
 PRIOR_ERRORS, PRIOR_CALLS = 0.2, 20.0
 LN4 = math.log(4)
+LN2 = math.log(2)
+PENDING_KEEP = 48  # Closed hours kept while the shared factor is not known yet.
+RESIDUALS_KEEP = 8
+SCALES = (1, 3, 8)  # Hours over which the volume's mean residual is judged.
+PRIOR_DOWN = (0.1, 0.06, 0.04)  # A new operation's downside spread: ~30%, 25%, 20%.
+VOLUME_ALPHA_FLOOR = 0.01  # After ~100 hours, an EWMA with a half-life of ~70 hours.
+PEAK_DECAY = 0.998  # Per hour: a surge is forgotten over about two weeks.
+RUN_QUIET = 180  # Seconds without a call before the next call starts a new run.
+RUNS_KEEP = 12
+MIN_PERIOD = 300
+SPREAD_FLOOR = 0.005  # No operation is judged steadier than ~7% per hour beyond Poisson.
 
 
 @lru_cache(maxsize=8192)
@@ -37,14 +48,27 @@ def local_hour(hour_start: int, zone: ZoneInfo) -> tuple[int, int]:
     return local.weekday(), local.hour
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Calendar:
+    """The time zone and the holidays: which baseline (weekday or weekend) an hour uses.
+    A listed holiday is a weekend day, for learning and for judging. Compared by
+    identity: it keys the hour caches on every window, so its hash must be cheap."""
+
+    zone: ZoneInfo
+    holidays: frozenset[date] = frozenset()
+
+
 @lru_cache(maxsize=8192)
-def _buckets(hour_start: int, zone: ZoneInfo) -> tuple[tuple[int, int], ...]:
+def hour_kind(hour_start: int, calendar: Calendar) -> tuple[int, int]:
+    """(day kind 0=weekday 1=weekend or holiday, hour of day) of an epoch hour."""
+    local = datetime.fromtimestamp(hour_start, tz=UTC).astimezone(calendar.zone)
+    return int(local.weekday() >= 5 or local.date() in calendar.holidays), local.hour
+
+
+@lru_cache(maxsize=8192)
+def _buckets(hour_start: int, calendar: Calendar) -> tuple[tuple[int, int], ...]:
     """(day kind, hour) of the previous, this and the next epoch hour."""
-    out = []
-    for h in (hour_start - 3600, hour_start, hour_start + 3600):
-        weekday, hour = local_hour(h, zone)
-        out.append((int(weekday >= 5), hour))
-    return tuple(out)
+    return tuple(hour_kind(h, calendar) for h in (hour_start - 3600, hour_start, hour_start + 3600))
 
 
 @dataclass(slots=True)
@@ -57,16 +81,37 @@ class Baseline:
     hour_start: int | None = None
     hour_calls: int = 0
     hour_tainted: bool = False
+    # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
+    # tainted]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
+    pending: list[list[float]] = field(default_factory=list)
+    # The last hours' residuals log(observed/expected) less the shared factor, with the
+    # Poisson part of their variance: [hour start, residual, variance], oldest first.
+    residuals: list[list[float]] = field(default_factory=list)
+    # How far the volume normally falls below the expectation (beyond Poisson), as a
+    # variance of the mean residual over 1, 3 and 8 hours: docs/detection.md, "Volume".
+    down: list[float] = field(default_factory=lambda: list(PRIOR_DOWN))
+    volume_hours: int = 0  # Hours learned into ``down``.
+    peak: float = LN2  # The biggest recent surge (log), decaying: floods must beat it.
+    # Cadence: the gaps between the starts of the last runs (bursts after a quiet spell).
+    run_gaps: list[int] = field(default_factory=list)
+    run_spans: list[int] = field(default_factory=list)  # How long those runs lasted.
+    last_run: int | None = None
+    last_call_end: int | None = None
+    period: int = 0  # Learned from ``run_gaps``: 0 = not periodic.
+    jitter: int = 0
 
     # Learning -----------------------------------------------------------------
 
-    def learn(self, start: int, calls: int, errors: int, problem: bool, zone: ZoneInfo) -> None:
-        """Feed one closed window (``problem``: the operation was in a problem status)."""
+    def learn(
+        self, start: int, end: int, calls: int, errors: int, problem: bool, calendar: Calendar
+    ) -> None:
+        """Feed one closed window [start, end) (``problem``: the operation was in a
+        problem status); the hour is closed with the window that ends it."""
         hour = start - start % 3600
         if self.hour_start is None:
             self.hour_start = hour
-        elif hour != self.hour_start:
-            self._close_hour(zone)
+        elif hour != self.hour_start:  # A window that did not end its hour (restart, gap).
+            self._close_hour(calendar)
             self.hour_start, self.hour_calls, self.hour_tainted = hour, 0, False
         self.hour_calls += calls
         self.hour_tainted = self.hour_tainted or problem
@@ -74,20 +119,28 @@ class Baseline:
             decay = 0.5 ** (calls / ERROR_HALF_LIFE_CALLS)
             self.error_calls = self.error_calls * decay + calls
             self.error_errors = self.error_errors * decay + errors
+        if calls:
+            self._learn_cadence(start, end)
+        if end % 3600 == 0:
+            self._close_hour(calendar)
+            self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
 
-    def _close_hour(self, zone: ZoneInfo) -> None:
+    def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
-        weekday, hour = local_hour(self.hour_start, zone)
-        kind = int(weekday >= 5)
+        kind, hour = hour_kind(self.hour_start, calendar)
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
         value = float(self.hour_calls)
+        if seen:
+            self.pending.append([self.hour_start, value, old, float(self.hour_tainted)])
+            del self.pending[:-PENDING_KEEP]
         if self.hour_tainted and seen:
             # An hour spent in a problem status moves the baseline only a little, so an
             # incident cannot teach it, and a wrong alarm cannot freeze it either.
             value = min(max(value, 0.5 * old), 2 * old + 10)
         elif seen >= 2:
-            value = min(value, 4 * old + 10)
+            # A surge (a campaign) teaches the bucket at most twice its value.
+            value = min(value, 2 * old + 10)
         alpha = max(1.0 / (seen + 1), ALPHA_FLOOR)
         self.hourly[kind][hour] = old + alpha * (value - old)
         self.seen[kind][hour] = seen + 1
@@ -106,9 +159,41 @@ class Baseline:
         step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
         self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
 
+    def learn_volume(self, hour_start: int, residual: float, variance: float) -> None:
+        """Learn one untainted hour's residual (log observed/expected less the shared
+        factor) into the downside spreads at 1, 3 and 8 hours and the surge peak.
+        Only falls below the expectation teach ``down`` (a semi-variance): campaigns and
+        viral hours must not make drops look normal."""
+        self.residuals.append([hour_start, residual, variance])
+        del self.residuals[:-RESIDUALS_KEEP]
+        alpha = max(1.0 / (self.volume_hours + 5), VOLUME_ALPHA_FLOOR)
+        for i, hours in enumerate(SCALES):
+            span = consecutive(self.residuals, hours)
+            if span is None:
+                continue
+            mean, poisson = span
+            spread = max(self.down[i], SPREAD_FLOOR) + poisson
+            below = min(mean, 0.0) ** 2
+            target = min(2 * below, 16 * spread) - poisson  # Winsorised at four spreads.
+            self.down[i] = max(0.0, self.down[i] + alpha * (target - self.down[i]))
+        self.volume_hours += 1
+        surge = residual - 2 * math.sqrt(variance)  # Sure to be at least this high.
+        self.peak = max(surge, LN2 + (self.peak - LN2) * PEAK_DECAY)
+
+    def _learn_cadence(self, start: int, end: int) -> None:
+        """A run starts with calls after a quiet spell; remember the gaps between runs."""
+        if self.last_call_end is None or start - self.last_call_end >= RUN_QUIET:
+            if self.last_run is not None and self.last_call_end is not None:
+                self.run_gaps.append(start - self.last_run)
+                self.run_spans.append(self.last_call_end - self.last_run)
+                del self.run_gaps[:-RUNS_KEEP], self.run_spans[:-RUNS_KEEP]
+                self.period, self.jitter = cadence(self.run_gaps, self.run_spans)
+            self.last_run = start
+        self.last_call_end = end
+
     # Expectations -------------------------------------------------------------
 
-    def rate(self, start: int, window: int, zone: ZoneInfo) -> tuple[float, float, int]:
+    def rate(self, start: int, window: int, calendar: Calendar) -> tuple[float, float, int]:
         """(low, high, days): calls expected in the window starting at ``start``, and the
         days of history behind that (0 = not known yet).
 
@@ -118,7 +203,7 @@ class Baseline:
         smaller, used where overestimating would raise false alarms (silence, drops);
         ``high`` the larger, used for floods."""
         hour_start = start - start % 3600
-        before, (own_kind, own_hour), after = _buckets(hour_start, zone)
+        before, (own_kind, own_hour), after = _buckets(hour_start, calendar)
         hourly, seen = self.hourly, self.seen
         own = hourly[own_kind][own_hour]
         # Position of the window's middle between the centres of two hour buckets.
@@ -132,10 +217,10 @@ class Baseline:
         scale = window / 3600
         return min(own, smooth) * scale, max(own, smooth) * scale, days
 
-    def calls_per_day(self, start: int, zone: ZoneInfo) -> float:
+    def calls_per_day(self, start: int, calendar: Calendar) -> float:
         """Calls expected over a whole day of the same kind (weekday or weekend)."""
-        weekday, _ = local_hour(start - start % 3600, zone)
-        return sum(self.hourly[int(weekday >= 5)])
+        kind, _ = hour_kind(start - start % 3600, calendar)
+        return sum(self.hourly[kind])
 
     @property
     def error_ratio(self) -> float:
@@ -172,3 +257,35 @@ _V1_KEYS = {
 def migrate_baseline_v1(raw: dict[str, Any]) -> dict[str, Any]:
     """A baseline stored with version 1's short keys, in today's field names."""
     return {_V1_KEYS.get(k, k): v for k, v in raw.items()}
+
+
+def consecutive(residuals: list[list[float]], hours: int) -> tuple[float, float] | None:
+    """(mean residual, Poisson variance of that mean) over the last ``hours`` entries if
+    they are consecutive hours, else None."""
+    if len(residuals) < hours:
+        return None
+    span = residuals[-hours:]
+    if span[-1][0] - span[0][0] != 3600 * (hours - 1):
+        return None
+    mean = sum(r[1] for r in span) / hours
+    return mean, sum(r[2] for r in span) / (hours * hours)
+
+
+def cadence(gaps: list[int], spans: list[int]) -> tuple[int, int]:
+    """(period, jitter) in seconds when short runs come like clockwork, else (0, 0):
+    enough runs, each a burst shorter than a quarter of the period (a shop open all
+    day once a day is not a job), the typical gap within a minute (or 5%) of the
+    median, and none off by more than a third of it; the jitter is the largest
+    deviation seen. A Poisson trickle at night has runs too, but their gaps scatter by
+    half their mean."""
+    if len(gaps) < RUNS_KEEP:
+        return 0, 0
+    ordered = sorted(gaps)
+    period = ordered[len(ordered) // 2]
+    deviations = sorted(abs(g - period) for g in gaps)
+    typical, jitter = deviations[len(deviations) // 2], deviations[-1]
+    if period < MIN_PERIOD or max(spans) > period / 4:
+        return 0, 0
+    if typical > max(0.05 * period, 60) or jitter > period / 3:
+        return 0, 0
+    return period, jitter

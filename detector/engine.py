@@ -11,11 +11,13 @@ silence) costs at most a week of steps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from detector import rules, wording
-from detector.baseline import local_hour
+from detector.baseline import Calendar, hour_kind, local_hour
 from detector.lifecycle import findings as lifecycle
 from detector.lifecycle.tracker import Snapshot
 from detector.opconfig import DetectionConfig, Rule
@@ -39,6 +41,22 @@ def severity(status: Status) -> int:
     return SEVERITY.get(status, 2)
 
 
+def _stored(finding: Finding) -> dict[str, Any]:
+    return {
+        "status": finding.status.value,
+        "reason": finding.reason,
+        "observed": finding.observed,
+        "expected": finding.expected,
+    }
+
+
+def _persists(volume: dict[str, Any], residual: float) -> bool:
+    """A volume finding holds while the hour is still half-way beyond normal."""
+    if volume["observed"].get("volume") == "drop":
+        return residual <= rules.DROP_LAST
+    return residual >= math.log(2)
+
+
 class Engine:
     def __init__(self, config: DetectionConfig, window_seconds: int = 60) -> None:
         self.config = config
@@ -48,6 +66,7 @@ class Engine:
         self.quarter = max(1, 15 * 60 // window_seconds)
         self.five = max(1, 5 * 60 // window_seconds)
         self._rules: dict[str, Rule] = {}
+        self.calendar = Calendar(config.zone, config.holidays)
 
     def rule(self, operation: str, integration: str | None) -> Rule:
         rule = self._rules.get(operation)
@@ -122,12 +141,12 @@ class Engine:
         counts: WindowCounts,
         snap: Snapshot | None = None,
     ) -> StatusChange | None:
-        zone = self.config.zone
+        calendar = self.calendar
         end = start + self.window
-        weekday, hour = local_hour(start - start % 3600, zone)
+        weekday, hour = local_hour(start - start % 3600, calendar.zone)
         minute_of_day = hour * 60 + (start % 3600) // 60
         in_schedule = rule.schedule is None or rule.schedule.contains(weekday, minute_of_day)
-        expected, high, days = st.baseline.rate(start, self.window, zone)
+        expected, high, days = st.baseline.rate(start, self.window, calendar)
         if not in_schedule:
             expected = high = 0.0
         calls = counts.calls
@@ -144,17 +163,17 @@ class Engine:
             st.schedule_gap = 0
         else:
             st.silent_expected += expected
-            st.silent_effective += expected / st.baseline.dispersion
+            st.silent_effective += rules.silence_weight(expected, st.baseline.dispersion)
             if in_schedule:
                 st.schedule_gap += self.window
         when = (weekday, hour)
         finding = None if rule.mute else self._judge(st, rule, start, days, in_schedule, when)
         if snap is not None and not rule.mute:
-            finding = lifecycle.judge(finding, snap, zone)
+            finding = lifecycle.judge(finding, snap, calendar.zone)
         problem = st.status in PROBLEMS
         if end % 3600 == 0 and len(st.recent_calls) == self.keep:
             st.baseline.learn_burstiness(st.recent_calls)  # The hour that just ended.
-        st.baseline.learn(start, calls, counts.errors, problem, zone)
+        st.baseline.learn(start, end, calls, counts.errors, problem, calendar)
         st.last_boundary = end
         return self._transition(st, operation, rule, finding, end, calls)
 
@@ -170,14 +189,11 @@ class Engine:
         learning = st.status is Status.LEARNING
         # Cheap tests first: most windows of a healthy operation end here.
         if st.recent_calls[-1] == 0 and (
-            st.silent_effective >= SILENCE_FLOOR or rule.expect_every is not None
+            st.silent_effective >= SILENCE_FLOOR
+            or rule.expect_every is not None
+            or st.baseline.period
         ):
-            found = rules.expectation_gap(st.schedule_gap, rule)
-            if found is None and not learning and in_schedule and days:
-                per_day = st.baseline.calls_per_day(start, self.config.zone)
-                threshold = rules.silence_threshold(per_day, days, rule)
-                gap = start + self.window - (st.last_call_boundary or st.first_boundary)
-                found = rules.silence(gap, st.silent_expected, st.silent_effective, threshold, when)
+            found = self._silence(st, rule, start, days, in_schedule, when)
             if found is not None:
                 return found
         if st.hour_sums[1] >= rules.MIN_ERRORS:
@@ -197,17 +213,112 @@ class Engine:
                 return found
         if learning or not in_schedule or not days:
             return None
-        for minutes, sums in ((15, st.quarter_sums), (60, st.hour_sums)):
-            if st.known * self.window < minutes * 60:
-                continue  # Part of the lookback was judged before the baseline knew it.
-            n, low, high = int(sums[0]), sums[2], sums[3]
-            if 0 < n <= 0.4 * low or n >= 3 * high + 10:
-                found = rules.volume(
-                    minutes, n, low, high, st.baseline.dispersion, days, rule, when
-                )
-                if found is not None:
-                    return found
+        if st.volume is not None:
+            return Finding(
+                Status(st.volume["status"]),
+                st.volume["reason"],
+                st.volume["observed"],
+                st.volume["expected"],
+            )
+        if st.known >= self.quarter and not st.baseline.period:  # Jobs come in batches.
+            return rules.resend_loop(
+                15,
+                int(st.quarter_sums[0]),
+                st.quarter_sums[3],
+                st.baseline.dispersion,
+                days,
+                rule,
+                when,
+            )
         return None
+
+    def _silence(
+        self,
+        st: OperationState,
+        rule: Rule,
+        start: int,
+        days: int,
+        in_schedule: bool,
+        when: rules.Moment,
+    ) -> Finding | None:
+        """``no_calls``: a configured promise broken, two runs of a learned cadence
+        missed, or, for other operations, silence against the seasonal rate."""
+        if rule.expect_every is not None:
+            return rules.expectation_gap(st.schedule_gap, rule)
+        if st.status is Status.LEARNING or not in_schedule:
+            return None
+        end = start + self.window
+        baseline = st.baseline
+        if baseline.period and baseline.last_run is not None:
+            gap = end - baseline.last_run
+            return rules.missed_runs(gap, baseline.period, baseline.jitter, self.window)
+        if not days or st.silent_effective < SILENCE_FLOOR:
+            return None
+        per_day = st.baseline.calls_per_day(start, self.calendar)
+        threshold = rules.silence_threshold(per_day, days, rule)
+        gap = end - (st.last_call_boundary or st.first_boundary)
+        # The level is doubted at the scale of the gap: an hour's wobble over a short
+        # silence, the day's over a long one (docs/detection.md, "Silence").
+        scale = 0 if gap < 2 * 3600 else 1 if gap < 6 * 3600 else 2
+        spread = baseline.down[scale]
+        return rules.silence(gap, st.silent_expected, st.silent_effective, spread, threshold, when)
+
+    def settle(
+        self, st: OperationState, operation: str, factor_of: Callable[[int], float | None]
+    ) -> None:
+        """Judge the operation's closed hours against its learned spread, each relative
+        to the business-wide factor of that hour (``shared.hour_factors``; None: not
+        known yet, try again later). The finding, if any, holds until the next hour is
+        judged; the status changes at the next window (``_judge``)."""
+        rule = self.rule(operation, st.integration)
+        pending = st.baseline.pending
+        while pending:
+            hour_start, calls, expected, tainted = pending[0]
+            factor = factor_of(int(hour_start))
+            if factor is None:
+                return
+            del pending[0]
+            self._settle_hour(st, rule, int(hour_start), calls, expected, bool(tainted), factor)
+
+    def _settle_hour(
+        self,
+        st: OperationState,
+        rule: Rule,
+        hour_start: int,
+        calls: float,
+        expected: float,
+        tainted: bool,
+        factor: float,
+    ) -> None:
+        baseline = st.baseline
+        scaled = expected * math.exp(factor)
+        residual = math.log((calls + 0.5) / (scaled + 0.5))
+        variance = baseline.dispersion / (scaled + 0.5)
+        weekday, hour = local_hour(hour_start, self.calendar.zone)
+        in_schedule = rule.schedule is None or rule.schedule.contains(weekday, hour * 60)
+        finding = None
+        if scaled < rules.MIN_HOUR_EXPECTED or baseline.period:
+            st.volume = None  # Quiet hours and scheduled jobs are not judged by volume.
+            return
+        if not rule.mute and in_schedule and st.status is not Status.LEARNING:
+            kind, _ = hour_kind(hour_start, self.calendar)
+            days = baseline.seen[kind][hour] - 1
+            judged = [*baseline.residuals, [hour_start, residual, variance]]
+            finding = rules.hourly_volume(
+                judged,
+                baseline.down,
+                baseline.peak,
+                int(calls),
+                scaled,
+                days,
+                rule,
+                (weekday, hour),
+            )
+            if finding is None and st.volume is not None and _persists(st.volume, residual):
+                return  # Not recovered yet: the finding holds.
+        st.volume = None if finding is None else _stored(finding)
+        if not tainted:
+            baseline.learn_volume(hour_start, residual, variance)
 
     def _transition(
         self,

@@ -10,13 +10,14 @@ window, not beyond: what comes after the file is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from detector.engine import Engine
 from detector.events import OperationCall
 from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
+from detector.shared import hour_factors
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.windows import WindowCounts, closed_until, window_start
@@ -105,3 +106,15 @@ class _Run:
             yield from changes
             for start in [s for s in own if s < until]:
                 del own[start]
+        settle_all(self.engine, self.states)
+
+
+def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> None:
+    """Once every operation passed an hour's end: judge their hours against the
+    business-wide factor of each (``detector.shared``), as the live evaluator does."""
+    waiting = {op: st for op, st in states.items() if st is not None and st.baseline.pending}
+    if not waiting:
+        return
+    factors = hour_factors(st.baseline.pending for st in waiting.values())
+    for operation, state in waiting.items():
+        engine.settle(state, operation, factors.get)

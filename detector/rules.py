@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 from detector import wording
+from detector.baseline import SCALES, SPREAD_FLOOR, consecutive
 from detector.opconfig import Rule
-from detector.stats import binomial_upper_log_p, poisson_lower_log_p, poisson_upper_log_p
+from detector.stats import binomial_upper_log_p, poisson_upper_log_p
 from detector.status import Status
 
 MIN_ERRORS = 3  # A failure or two among successes never changes a status.
@@ -22,6 +24,13 @@ LEARNING_MIN_ERRORS = 10
 PRIOR_RATIO = 0.01  # What a new operation's error ratio is judged against.
 Moment = tuple[int, int]  # (weekday, hour) in the operation's time zone, for wording.
 Z = 1.645  # One-sided 95%: how sure "most calls are failing" must be.
+DROP_EFFECT = math.log(0.6)  # A drop is at most 60% of the expected volume ...
+DROP_LAST = math.log(0.8)  # ... with its last hour still below 80% (not recovered).
+MIN_HOUR_EXPECTED = 3.0  # Hours expecting fewer calls are not judged for volume.
+BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batches.
+BATCH_WEIGHT = BATCHED * math.log(BATCHED) / (BATCHED - 1)
+SPREAD_CEILING = 0.1  # A rare operation's spread is noise: doubt its level at most this.
+FLOOD_FLOOR, FLOOD_CEILING = 3.0, 10.0  # A flood's multiple of the expectation.
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +106,17 @@ def silence_threshold(per_day: float, days: int, rule: Rule) -> float:
 
 
 def silence(
-    gap_seconds: float, expected: float, effective: float, threshold: float, when: Moment
+    gap_seconds: float,
+    expected: float,
+    effective: float,
+    spread: float,
+    threshold: float,
+    when: Moment,
 ) -> Finding | None:
     """No call for ``gap_seconds`` while ``expected`` calls were (``effective``: in
-    independent bursts); declared once ``effective`` passes ``threshold``."""
-    if effective < threshold:
+    independent bursts, ``spread``: how uncertain the hour's level is); declared once
+    the evidence passes ``threshold``."""
+    if level_doubt(effective, spread) < threshold:
         return None
     return Finding(
         Status.NO_CALLS,
@@ -125,35 +140,123 @@ def expectation_gap(gap_seconds: float, rule: Rule) -> Finding | None:
     )
 
 
-def volume(
-    minutes: int,
-    n: int,
-    low: float,
-    high: float,
-    dispersion: float,
+def silence_weight(expected: float, dispersion: float) -> float:
+    """Evidence (−log probability) of one empty window where ``expected`` calls were due,
+    for traffic ``dispersion`` times burstier than Poisson. Bursty minutes (D up to 4):
+    a negative binomial with that variance-to-mean ratio, P(0) = D^(−λ/(D−1)) (Poisson
+    at D = 1). Beyond, the traffic comes in batches and each batch is one piece of
+    evidence: the weight falls as 1/D, continuing the curve from D = 4."""
+    if dispersion <= 1.0001:
+        return expected
+    if dispersion <= BATCHED:
+        return expected * math.log(dispersion) / (dispersion - 1)
+    return expected * BATCH_WEIGHT / dispersion
+
+
+def level_doubt(evidence: float, spread: float) -> float:
+    """Silence evidence once the hour's level itself is uncertain: with the level
+    Gamma-distributed around the expectation (shape 1/spread, spread the variance of
+    its log), P(0) = (1 + E·spread)^(−1/spread); it grows with the log of E, not E."""
+    spread = min(max(spread, SPREAD_FLOOR), SPREAD_CEILING)
+    return math.log1p(evidence * spread) / spread
+
+
+def z_threshold(p_value: float, days: int) -> float:
+    """How many spreads below normal a drop must be: the normal quantile of the rule's
+    p-value shared by the three scales, widened while the baseline is young."""
+    return -NormalDist().inv_cdf(p_value / len(SCALES)) * (1 + 1.0 / max(days, 1))
+
+
+def hourly_volume(
+    residuals: list[list[float]],
+    down: list[float],
+    peak: float,
+    calls: int,
+    expected: float,
     days: int,
     rule: Rule,
     when: Moment,
 ) -> Finding | None:
-    """Far fewer calls than even the low estimate without being zero, or a flood far
-    above even the high one; the tails are taken in bursts (over-dispersion)."""
-    if days < 1:
+    """The hour that just closed, judged against the operation's own learned spread
+    (docs/detection.md, "Volume"). ``residuals`` end with this hour's [start, log of
+    observed over expected less the shared factor, Poisson variance]; ``expected`` is
+    already scaled by the shared factor.
+
+    A drop: the mean residual over 1, 3 or 8 consecutive hours is more than
+    ``z_threshold`` spreads below zero, at most 60% of normal, and the last hour still
+    below 80%, so a single low hour is not a drop but eight hours at 0.4x are within
+    three. A flood: the hour is beyond both its recent biggest surge (three times) and
+    three times the expectation (ten at most), and Poisson-significant."""
+    if expected < MIN_HOUR_EXPECTED or days < 1:
+        return None
+    last = residuals[-1][1]
+    limit = z_threshold(rule.p_value, days)
+    if last <= DROP_LAST and calls > 0:  # Zero calls is the silence rule's to judge.
+        for i, hours in enumerate(SCALES):
+            span = consecutive(residuals, hours)
+            if span is None:
+                break
+            mean, poisson = span
+            spread = math.sqrt(max(down[i], SPREAD_FLOOR) + poisson)
+            if mean <= DROP_EFFECT and mean <= -limit * spread:
+                return _volume_finding(
+                    hours * 60, calls if hours == 1 else None, expected, mean, "drop", when
+                )
+        return None
+    floods_at = min(FLOOD_CEILING, max(FLOOD_FLOOR, 3 * math.exp(peak)))
+    if last >= math.log(floods_at) and poisson_upper_log_p(calls, floods_at / 2 * expected) <= (
+        math.log(rule.p_value)
+    ):
+        return _volume_finding(60, calls, expected, last, "flood", when)
+    return None
+
+
+def _volume_finding(
+    minutes: int, calls: int | None, expected: float, mean: float, kind: str, when: Moment
+) -> Finding:
+    ratio = math.exp(mean)
+    if calls is not None:
+        seen = f"{wording.calls(calls)} in the last {wording.duration(minutes * 60)}"
+    else:
+        seen = f"{ratio:.0%} of the usual volume over the last {wording.duration(minutes * 60)}"
+    return Finding(
+        Status.SOME_PROBLEMS,
+        f"{seen}; about {wording.about(expected)} expected an hour {wording.when(*when)}"
+        if kind == "drop"
+        else f"{seen}; about {wording.about(expected)} expected {wording.when(*when)}",
+        {"calls": calls, "minutes": minutes, "volume": kind, "ratio": round(ratio, 2)},
+        {"calls": round(expected, 2)},
+    )
+
+
+def missed_runs(gap_seconds: float, period: int, jitter: int, window: int) -> Finding | None:
+    """A periodic job (learned cadence) missed two runs: no run for two periods plus its
+    jitter and a window's slack since the last one started."""
+    if gap_seconds < 2 * period + jitter + window:
+        return None
+    return Finding(
+        Status.NO_CALLS,
+        f"no run for {wording.duration(gap_seconds)}; it runs about every "
+        f"{wording.duration(period)}",
+        {"calls": 0, "minutes": round(gap_seconds / 60)},
+        {"every_minutes": round(period / 60)},
+    )
+
+
+def resend_loop(
+    minutes: int, n: int, high: float, dispersion: float, days: int, rule: Rule, when: Moment
+) -> Finding | None:
+    """Ten times the high estimate within minutes (a resend loop), judged fast, without
+    waiting for the hour: beyond any campaign, and Poisson-significant in bursts."""
+    if days < 1 or n < FLOOD_CEILING * high + 10:
         return None
     log_p = math.log(rule.p_value) * (1 + 1.5 / days)
-    if 0 < n <= 0.4 * low:
-        expected, kind = low, "drop"
-        if poisson_lower_log_p(n / dispersion, low / dispersion) > log_p:
-            return None
-    elif n >= 3 * high + 10:
-        expected, kind = high, "flood"
-        if poisson_upper_log_p(n / dispersion, max(high, 0.1) / dispersion) > log_p:
-            return None
-    else:
+    if poisson_upper_log_p(n / dispersion, max(high, 0.1) / dispersion) > log_p:
         return None
     return Finding(
         Status.SOME_PROBLEMS,
         f"{wording.calls(n)} in the last {wording.duration(minutes * 60)}; about "
-        f"{wording.about(expected)} expected {wording.when(*when)}",
-        {"calls": n, "minutes": minutes, "volume": kind},
-        {"calls": round(expected, 2)},
+        f"{wording.about(high)} expected {wording.when(*when)}",
+        {"calls": n, "minutes": minutes, "volume": "flood"},
+        {"calls": round(high, 2)},
     )

@@ -38,6 +38,9 @@ class OperationState:
     milder: int = 0  # Windows in a row whose finding is milder than the status.
     held: int = 0  # Windows a partial-errors finding was held back (see Engine._hold).
     known: int = 0  # Windows in a row whose expected calls came from a learned baseline.
+    # The volume finding of the last judged hour ("status", "reason", "observed",
+    # "expected"), held until the next hour is judged (Engine.settle).
+    volume: dict[str, Any] | None = None
     # (window end, {error code: failed calls}) for the last hour's windows with errors.
     recent_codes: list[list[Any]] = field(default_factory=list)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from detector.engine import Engine
 from detector.opconfig import DetectionConfig
+from detector.replay import settle_all
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.windows import WindowCounts
@@ -51,6 +52,7 @@ def run(
                 windows[ts] = WindowCounts(calls, errors, 0)
         state, new = engine.advance(state, operation, "test", windows, min(hour + 3600, end))
         changes.extend(new)
+        settle_all(engine, {operation: state})  # What replay does between hours.
     return state, changes
 
 

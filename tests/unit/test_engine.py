@@ -41,7 +41,7 @@ def with_incident(base: Traffic, start: int, end: int, kind: str) -> Traffic:
                 more = calls * 8
                 return more, int(rng.binomial(more, 0.01))
             if kind == "drop":
-                return int(rng.binomial(calls, 0.2)), 0
+                return int(rng.binomial(calls, 0.35)), 0
         return calls, errors
 
     return traffic
@@ -157,9 +157,12 @@ def test_volume_anomalies_are_some_problems(kind: str) -> None:
     start = MONDAY + 8 * DAY + 13 * 3600
     traffic = with_incident(poisson(lambda ts: 10.0, 0.01), start, start + 2 * 3600, kind)
     _, changes = run(traffic, 9)
-    found = problems(changes, start)
+    # Judged by the hour against the learned spread: within the incident's two hours.
+    # (A 0.35x minute stream can also go quiet long enough for a brief ``no_calls``.)
+    found = [c for c in problems(changes, start) if c.status is not Status.NO_CALLS]
     assert found[0].status is Status.SOME_PROBLEMS
     assert found[0].observed["volume"] == kind
+    assert found[0].at.timestamp() <= start + 2 * 3600
 
 
 def test_configured_expectation_overrides_the_learned_rate() -> None:
