@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from faust.types import TP
 
 from agents.progress import CatchUp, fetched_all
+from detector.replay import settle_all
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.summary import OperationSummary, refresh
@@ -66,25 +67,45 @@ async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> Non
         last = windows.last_call_at or 0.0
         watermarks[windows.partition] = max(watermarks.get(windows.partition, 0.0), last)
     until = {p: _until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
+    hours_closed: dict[str, tuple[OperationState, int]] = {}
     for operation, windows in counts.items():
-        await advance_operation(detector, operation, windows, until[windows.partition], now)
+        state = await advance_operation(detector, operation, windows, until[windows.partition], now)
+        if state is not None and state.baseline.pending:
+            hours_closed[operation] = (state, windows.partition)
+    settle_hours(detector, hours_closed)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+
+
+def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int]]) -> None:
+    """Judge the hours the operations just closed against the business-wide factor of
+    each hour, as replay does (``detector.replay.settle_all``), and store them again.
+
+    The factor is estimated from the operations this worker owns that closed the hour
+    in the same evaluation: with one worker (and in replay), all of them. With several
+    workers, each estimates it from its own partitions' operations, which is the same
+    median on fewer votes; below three voters there is no shared factor."""
+    if not closed:
+        return
+    settle_all(detector.engine, {op: state for op, (state, _) in closed.items()})
+    for operation, (state, partition) in closed.items():
+        put(detector.models, partition, operation, state.to_dict())
 
 
 async def advance_operation(
     detector: Detector, operation: str, windows: OperationWindows, until: int, now: float
-) -> None:
-    """Judge the operation's windows up to ``until``; publish and store what changed."""
+) -> OperationState | None:
+    """Judge the operation's windows up to ``until``; publish and store what changed.
+    The state after that (as stored when there was nothing new; None if none yet)."""
     raw = detector.models.data.get(operation)
     before = OperationState.from_dict(raw) if raw is not None else None
     if before is not None and before.last_boundary >= until:
-        return
+        return before
     judged_from = before.last_boundary if before is not None else None
     state, changes = detector.engine.advance(
         before, operation, windows.integration, windows.windows, until
     )
     if state is None:
-        return
+        return None
     detected_at = datetime.fromtimestamp(now, tz=UTC)
     for change in changes:
         stamped = {"detected_at": detected_at, "log_url": detector.log_url(change, now)}
@@ -94,6 +115,7 @@ async def advance_operation(
     put(detector.models, windows.partition, operation, state.to_dict())
     summary = _summary(detector, operation, windows, state, judged_from, changes)
     put(detector.summaries, windows.partition, operation, summary.model_dump(mode="json"))
+    return state
 
 
 def _summary(

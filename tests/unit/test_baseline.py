@@ -1,0 +1,106 @@
+"""The learned normal: hour buckets, holidays, downside spread, surge peak, cadence."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from detector.baseline import SCALES, Baseline, Calendar, cadence, consecutive, hour_kind
+from tests.unit.detection_helpers import DAY, MONDAY
+
+UTC_CALENDAR = Calendar(ZoneInfo("UTC"))
+
+
+def feed_hours(baseline: Baseline, first: int, counts: list[int], calendar: Calendar) -> None:
+    """Each count as one window spanning a whole hour."""
+    for i, n in enumerate(counts):
+        start = first + 3600 * i
+        baseline.learn(start, start + 3600, n, 0, False, calendar)
+
+
+def test_a_listed_holiday_is_a_weekend_day() -> None:
+    tuesday = MONDAY + DAY
+    day = datetime.fromtimestamp(tuesday, tz=UTC).date()
+    holidays = Calendar(ZoneInfo("UTC"), frozenset({day}))
+    assert hour_kind(tuesday + 10 * 3600, UTC_CALENDAR) == (0, 10)
+    assert hour_kind(tuesday + 10 * 3600, holidays) == (1, 10)
+    assert hour_kind(MONDAY + 5 * DAY, UTC_CALENDAR)[0] == 1
+    assert date(2026, 3, 3) == day
+
+
+def test_hours_close_with_the_window_that_ends_them_and_wait_for_the_shared_factor() -> None:
+    baseline = Baseline()
+    feed_hours(baseline, MONDAY, [100] * 24, UTC_CALENDAR)
+    assert baseline.pending == []  # Nothing was known before the first day.
+    feed_hours(baseline, MONDAY + DAY, [80, 120], UTC_CALENDAR)
+    assert [p[:3] for p in baseline.pending] == [
+        [MONDAY + DAY, 80.0, 100.0],
+        [MONDAY + DAY + 3600, 120.0, 100.0],
+    ]
+
+
+def test_a_campaign_teaches_a_bucket_at_most_twice_its_value() -> None:
+    baseline = Baseline()
+    for day in range(3):
+        feed_hours(baseline, MONDAY + day * DAY, [100] * 24, UTC_CALENDAR)
+    feed_hours(baseline, MONDAY + 3 * DAY, [1000], UTC_CALENDAR)
+    assert baseline.hourly[0][0] <= 100 + (1 / 4) * (210 - 100) + 1e-9
+
+
+def test_only_falls_below_normal_teach_the_downside_spread() -> None:
+    rising, falling = Baseline(), Baseline()
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 0.3, 400)
+    for i, r in enumerate(noise):
+        rising.learn_volume(3600 * i, abs(float(r)), 0.001)
+        falling.learn_volume(3600 * i, -abs(float(r)), 0.001)
+    assert rising.down[0] < 0.01
+    assert 0.1 < falling.down[0] < 0.27  # 2 * E[r^2] of the half below: ~0.18.
+    assert falling.down[2] < falling.down[0]  # Independent hours average out.
+
+
+def test_the_surge_peak_rises_at_once_and_fades_over_weeks() -> None:
+    baseline = Baseline()
+    baseline.learn_volume(0, math.log(4), 0.0)
+    assert math.isclose(baseline.peak, math.log(4))
+    for i in range(1, 14 * 24):
+        baseline.learn_volume(3600 * i, 0.0, 0.0)
+    assert math.log(2) < baseline.peak < math.log(3)
+
+
+def test_consecutive_needs_unbroken_hours() -> None:
+    residuals = [[0, -1.0, 0.1], [3600, -2.0, 0.1], [7200, -3.0, 0.1]]
+    mean, poisson = consecutive(residuals, 3) or (0.0, 0.0)
+    assert math.isclose(mean, -2.0)
+    assert math.isclose(poisson, 0.3 / 9)
+    assert consecutive([[0, -1.0, 0.1], [7200, -3.0, 0.1]], 2) is None
+    assert consecutive(residuals, max(SCALES)) is None
+
+
+def test_cadence_recognises_a_jittered_sync_and_not_a_trickle_or_a_shop() -> None:
+    rng = np.random.default_rng(3)
+    starts = np.arange(20) * 900 + rng.normal(0, 60, 20).round()
+    gaps = [int(g) for g in np.diff(starts)][-12:]
+    period, jitter = cadence(gaps, [120] * 12)
+    assert 840 <= period <= 960
+    assert 0 < jitter < 300
+    trickle = [int(g) for g in rng.exponential(420, 12) + 180]
+    assert cadence(trickle, [60] * 12) == (0, 0)
+    shop = [DAY] * 12  # Opens once a day ... and stays open for 14 hours.
+    assert cadence(shop, [14 * 3600] * 12) == (0, 0)
+    assert cadence(gaps[:5], [120] * 5) == (0, 0)  # Too few runs to tell.
+
+
+def test_runs_are_learned_from_calls_after_a_quiet_spell() -> None:
+    baseline = Baseline()
+    for run in range(14):
+        start = MONDAY + run * 900
+        for minute in (0, 1):  # A batch over two windows.
+            begin = start + 60 * minute
+            baseline.learn(begin, begin + 60, 50, 0, False, UTC_CALENDAR)
+    assert baseline.period == 900
+    assert baseline.jitter == 0
+    assert baseline.last_run == MONDAY + 13 * 900

@@ -1,0 +1,127 @@
+"""The rules one by one: pure functions of counts and a learned normal."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detector import rules
+from detector.opconfig import DEFAULT_RULE, Rule
+from detector.status import Status
+
+WHEN = (1, 14)  # A Tuesday, 14:00.
+
+
+def hours(*residuals: float, variance: float = 0.001, first: int = 0) -> list[list[float]]:
+    return [[first + 3600 * i, r, variance] for i, r in enumerate(residuals)]
+
+
+DOWN = [0.08, 0.04, 0.02]  # A learned spread of ~28% an hour, 20% over 3 h, 14% over 8 h.
+
+
+def test_a_single_low_hour_within_the_spread_is_not_a_drop() -> None:
+    low = math.log(0.55)  # -0.6: about two spreads below normal.
+    found = rules.hourly_volume(
+        hours(0.0, 0.1, low), DOWN, math.log(2), 55, 100, 14, DEFAULT_RULE, WHEN
+    )
+    assert found is None
+
+
+def test_a_sustained_drop_to_04x_is_caught_within_three_hours() -> None:
+    drop = math.log(0.4)
+    found = rules.hourly_volume(
+        hours(0.0, 0.1, drop, drop, drop), DOWN, math.log(2), 40, 100, 14, DEFAULT_RULE, WHEN
+    )
+    assert found is not None
+    assert found.status is Status.SOME_PROBLEMS
+    assert found.observed["volume"] == "drop"
+    assert found.observed["minutes"] in (60, 180)
+
+
+def test_a_drop_is_not_reported_once_its_last_hour_recovered() -> None:
+    drop = math.log(0.4)
+    residuals = hours(drop, drop, drop, 0.0)
+    assert rules.hourly_volume(residuals, DOWN, 0.7, 100, 100, 14, DEFAULT_RULE, WHEN) is None
+
+
+def test_zero_calls_is_left_to_the_silence_rule() -> None:
+    residuals = hours(-5.0, -5.0, -5.0)
+    assert rules.hourly_volume(residuals, DOWN, 0.7, 0, 100, 14, DEFAULT_RULE, WHEN) is None
+
+
+def test_a_campaign_below_three_times_the_recent_peak_is_business() -> None:
+    campaign_peak = math.log(3.0)  # This form has seen 3x hours lately.
+    four_times = hours(0.0, math.log(4.0))
+    found = rules.hourly_volume(four_times, DOWN, campaign_peak, 400, 100, 14, DEFAULT_RULE, WHEN)
+    assert found is None
+    ten_times = hours(0.0, math.log(10.5))
+    loop = rules.hourly_volume(ten_times, DOWN, campaign_peak, 1050, 100, 14, DEFAULT_RULE, WHEN)
+    assert loop is not None
+    assert loop.observed["volume"] == "flood"
+
+
+def test_a_steady_operation_floods_at_three_times() -> None:
+    found = rules.hourly_volume(hours(math.log(3.5)), DOWN, 0.0, 350, 100, 14, DEFAULT_RULE, WHEN)
+    assert found is not None
+    assert found.observed["volume"] == "flood"
+
+
+def test_quiet_hours_and_unknown_baselines_are_not_judged() -> None:
+    drop = hours(-2.0, -2.0, -2.0)
+    assert rules.hourly_volume(drop, DOWN, 0.7, 1, 2.0, 14, DEFAULT_RULE, WHEN) is None
+    assert rules.hourly_volume(drop, DOWN, 0.7, 10, 100, 0, DEFAULT_RULE, WHEN) is None
+
+
+def test_the_drop_threshold_widens_for_young_baselines_and_low_sensitivity() -> None:
+    assert rules.z_threshold(1e-4, 1) > rules.z_threshold(1e-4, 10) > 3.5
+    low = Rule(sensitivity="low")
+    assert rules.z_threshold(low.p_value, 10) > rules.z_threshold(1e-4, 10)
+
+
+@given(st.floats(0.01, 1000), st.floats(1.0, 500))
+def test_silence_evidence_never_exceeds_poisson_and_shrinks_with_burstiness(
+    expected: float, dispersion: float
+) -> None:
+    weight = rules.silence_weight(expected, dispersion)
+    assert 0 < weight <= expected * (1 + 1e-9)
+    assert rules.silence_weight(expected, dispersion * 2) <= weight * (1 + 1e-9)
+
+
+@given(st.floats(0.0, 1e4), st.floats(0.0, 5.0))
+def test_level_doubt_only_ever_weakens_the_evidence(evidence: float, spread: float) -> None:
+    doubted = rules.level_doubt(evidence, spread)
+    assert 0 <= doubted <= evidence * (1 + 1e-9)
+
+
+def test_missed_runs_waits_for_two_runs_and_the_jitter() -> None:
+    period, jitter = 900, 120
+    assert rules.missed_runs(2 * period, period, jitter, 60) is None
+    found = rules.missed_runs(2 * period + jitter + 60, period, jitter, 60)
+    assert found is not None
+    assert found.status is Status.NO_CALLS
+    assert found.expected == {"every_minutes": 15}
+
+
+def test_resend_loop_needs_ten_times_and_significance() -> None:
+    assert rules.resend_loop(15, 90, 10.0, 1.0, 14, DEFAULT_RULE, WHEN) is None
+    found = rules.resend_loop(15, 400, 10.0, 1.0, 14, DEFAULT_RULE, WHEN)
+    assert found is not None
+    assert found.observed["volume"] == "flood"
+    assert rules.resend_loop(15, 400, 10.0, 1.0, 0, DEFAULT_RULE, WHEN) is None
+
+
+def test_error_spike_needs_both_surprise_and_effect() -> None:
+    busy = [(60, 100_000, 600)]  # 0.6% on a 0.5% operation: significant, harmless.
+    assert rules.error_spike(busy, 0.005, DEFAULT_RULE, learning=False) is None
+    failing = [(5, 50, 45)]
+    found = rules.error_spike(failing, 0.01, DEFAULT_RULE, learning=False)
+    assert found is not None
+    assert found.status is Status.MANY_PROBLEMS
+
+
+def test_silence_fires_on_doubted_evidence_past_the_threshold() -> None:
+    assert rules.silence(600, 14, 14, 0.0, 13, WHEN) is not None  # No doubt: 14 > 13.
+    assert rules.silence(600, 30, 30, 0.1, 13, WHEN) is not None  # log1p(3)/0.1 = 13.9,
+    assert rules.silence(600, 20, 20, 0.1, 13, WHEN) is None  # log1p(2)/0.1 = 11.0.
