@@ -14,6 +14,10 @@ rules:                           # the first rule that matches an operation appl
   - operation: "Crm.Sync"
     stuck_after: 30m             # received/processing longer than this is stuck
     retry_horizon: 1h            # still retrying after this counts as a failure
+masking:                         # every entry that matches applies (see detector/masking.py)
+  - integration: "crm"
+    reveal: [order_email]        # shown unmasked in the log view, the API and mails
+    hide: ["customer.*"]         # hidden whole
 ```
 """
 
@@ -29,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detector.errors import ConfigError
+from detector.masking import FieldRules
 from detector.timerange import TimeRange
 
 # p-value below which a rule fires, per sensitivity (docs/detection.md, "The false-alarm budget").
@@ -44,11 +49,31 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-class Rule(BaseModel):
+class Selector(BaseModel):
+    """Which operations an entry of the config is about: globs on operation and integration."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     operation: str | None = Field(None, description="Glob on the operation name.")
     integration: str | None = Field(None, description="Glob on the integration name.")
+
+    def matches(self, operation: str, integration: str | None) -> bool:
+        if self.operation is not None and not fnmatch.fnmatchcase(operation, self.operation):
+            return False
+        if self.integration is not None:
+            return integration is not None and fnmatch.fnmatchcase(integration, self.integration)
+        return True
+
+
+class MaskRule(Selector):
+    """Fields of the matching operations' payloads and error messages to show unmasked or
+    to hide whole (``error_message`` names the error message)."""
+
+    reveal: frozenset[str] = frozenset()
+    hide: frozenset[str] = frozenset()
+
+
+class Rule(Selector):
     sensitivity: Literal["low", "normal", "high"] = "normal"
     min_volume: int = Field(5, ge=1, description="Fewest calls an error ratio is judged on.")
     mute: bool = False
@@ -69,13 +94,6 @@ class Rule(BaseModel):
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value
 
-    def matches(self, operation: str, integration: str | None) -> bool:
-        if self.operation is not None and not fnmatch.fnmatchcase(operation, self.operation):
-            return False
-        if self.integration is not None:
-            return integration is not None and fnmatch.fnmatchcase(integration, self.integration)
-        return True
-
     @property
     def p_value(self) -> float:
         return P_VALUES[self.sensitivity]
@@ -89,6 +107,7 @@ class DetectionConfig(BaseModel):
         frozenset(), description="Local dates judged as weekend days (public holidays)."
     )
     rules: tuple[Rule, ...] = ()
+    masking: tuple[MaskRule, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -109,6 +128,11 @@ class DetectionConfig(BaseModel):
                 return rule
         return DEFAULT_RULE
 
+    def fields_for(self, operation: str, integration: str | None) -> FieldRules:
+        """The masking rules of an operation: every ``masking`` entry that matches it."""
+        matching = [m for m in self.masking if m.matches(operation, integration)]
+        return FieldRules.combine(FieldRules(reveal=m.reveal, hide=m.hide) for m in matching)
+
 
 DEFAULT_RULE = Rule()
 
@@ -122,8 +146,8 @@ def parse_detection_config(data: dict[str, Any], source: str) -> DetectionConfig
         for err in exc.errors(include_url=False):
             loc = list(err["loc"])
             where = (
-                f"rules[{loc[1]}]." + ".".join(map(str, loc[2:]))
-                if loc[:1] == ["rules"] and len(loc) > 1
+                f"{loc[0]}[{loc[1]}]." + ".".join(map(str, loc[2:]))
+                if loc[:1] in (["rules"], ["masking"]) and len(loc) > 1
                 else ".".join(map(str, loc))
             )
             problems.append(f"{source}: {where}: {err['msg']}")

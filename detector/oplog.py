@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from detector.events import OperationCall
+from detector.masking import HIDDEN, FieldRules, mask, mask_field
 from detector.status import StatusChange
 
 PAGE_SIZE = 50
@@ -37,6 +38,20 @@ class LogEntry(BaseModel):
     # Filled in by the reader: the payload, or whether it expired.
     payload: Any = None
     payload_state: str = "none"  # none | present | expired | unavailable
+
+    def masked(self, rules: FieldRules) -> LogEntry:
+        """The entry as it may be shown: personal data in the payload, the error message
+        and the record ids masked, unless ``rules`` reveal them."""
+        shown = {
+            name: mask_field(name, getattr(self, name), rules)
+            for name in ("error_message", "source_record", "destination_record")
+            if getattr(self, name) is not None
+        }
+        if self.payload is not None:
+            # Payload fields are named from the payload's root (``customer.email``).
+            hidden = "payload" in rules.hide
+            shown["payload"] = HIDDEN if hidden else mask(self.payload, rules)
+        return self.model_copy(update=shown)
 
 
 def entry_id(source: str, partition: int, offset: int) -> str:

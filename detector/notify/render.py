@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector import wording
+from detector.masking import mask_text
 from detector.notify.grouping import Notification
 from detector.status import Status, StatusChange
 
@@ -64,12 +65,13 @@ def _lines(change: StatusChange, again: bool) -> list[tuple[str, str]]:
         ("Operation", where),
         ("Status", status),
         ("Since", f"{change.at:%Y-%m-%d %H:%M} UTC"),
-        ("What happened", change.reason),
+        ("What happened", mask_text(change.reason)),
     ]
+    # Error codes come from the events: masked like the log view masks them.
     if change.observed:
-        rows.append(("Observed", figures(change.observed)))
+        rows.append(("Observed", mask_text(figures(change.observed))))
     if change.expected:
-        rows.append(("Expected", figures(change.expected)))
+        rows.append(("Expected", mask_text(figures(change.expected))))
     advice = hint(change)
     if advice:
         rows.append(("Likely cause", advice))

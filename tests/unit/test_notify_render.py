@@ -71,3 +71,16 @@ def test_html_escapes_everything_from_events() -> None:
     assert "<script>" not in mail.html
     assert "&lt;script&gt;" in mail.html
     assert evil in mail.text
+
+
+def test_personal_data_in_error_codes_and_reasons_is_masked_in_both_bodies() -> None:
+    note = one(
+        reason="errors mostly 'no user anna@example.com'",
+        observed={"error_codes": {"card 4111 1111 1111 1111 declined": 7}},
+    )
+    mail = render(note, {"Payments.Charge": LINK})
+    for body in (mail.text, mail.html):
+        assert "anna@example.com" not in body
+        assert "4111 1111 1111 1111" not in body
+        assert "[email]" in body
+        assert "[card]" in body
