@@ -6,7 +6,9 @@ and nothing is configured at import time.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -21,12 +23,16 @@ from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings, describe_validation
+from agents.users import UsersFile
 from agents.web import ingest as http_ingest
+from agents.web.auth import Auth
 from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
 from detector.opconfig import DetectionConfig, parse_detection_config
 from tables import counts, models, summaries
+
+log = logging.getLogger(__name__)
 
 
 def load_detection_config(settings: Settings) -> DetectionConfig:
@@ -54,6 +60,32 @@ def load_notify_settings() -> NotifySettings:
         return NotifySettings()
     except ValidationError as exc:
         raise ConfigError(describe_validation(exc, NOTIFY_PREFIX)) from None
+
+
+def create_auth(app: faust.App, settings: Settings, secret: bytes) -> Auth:
+    """Logins for the dashboard and API; the users file is re-read when it changes."""
+    users = UsersFile(settings.users_file or settings.data_dir / "users.yaml")
+    if not users.current.users and not settings.auth_proxy_header:
+        log.warning(
+            "no dashboard users in %s: add one with `detector users add NAME --role admin`",
+            users.path,
+        )
+
+    @app.timer(10.0, name="users-reload")
+    async def reload_users() -> None:
+        users.check()
+
+    public = urlsplit(settings.public_url)
+    return Auth(
+        users,
+        secret,
+        session_seconds=settings.session_hours * 3600,
+        secure_cookie=public.scheme == "https",
+        public_host=public.netloc,
+        attempts=settings.login_attempts,
+        proxy_header=settings.auth_proxy_header,
+        proxy_trusted=frozenset(a.strip() for a in settings.auth_proxy_trusted.split(",")),
+    )
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Detector:
@@ -122,18 +154,22 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         notify_agent.register(
             app, topics.status, notify, registry, settings.partitions, detector.links
         )
+    web_app = app.web.web_app  # type: ignore[attr-defined]
+    auth = create_auth(app, settings, detector.links.secret)
+    auth.add_routes(web_app)
     dashboard = Dashboard(
         summaries=lambda: detector.summaries.data,
         read_log=lambda op, start, end: oplog.read_log(settings, op, start, end),
         links=detector.links,
+        fields=detection.fields_for,
     )
-    dashboard.add_routes(app.web.web_app)  # type: ignore[attr-defined]
+    dashboard.add_routes(web_app)
     http_ingest.Ingest(
         http_ingest.load_tokens(settings),
         http_ingest.kafka_writer(app, settings.calls_topic),
         registry,
         max_bytes=settings.ingest_max_bytes,
         limits=settings.limits,
-    ).add_routes(app.web.web_app)  # type: ignore[attr-defined]
+    ).add_routes(web_app)
     web_metrics.register(detector)
     return detector

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import get_args
 
+from agents import users_cli
 from agents.settings import Settings, load_settings
 from detector.errors import ConfigError, DetectorError
 from detector.simulate import Incident, Kind
@@ -29,6 +30,7 @@ EPILOG = """examples:
   detector simulate --incident silence:Pos.Sale:20   publish traffic with a 20-min outage
   detector simulate --incident stuck:Crm.ContactSync:30   events stuck in processing
   detector watch                                     follow the status changes
+  detector users add anna --role admin --generate    a dashboard admin, password shown once
   detector replay events.jsonl --config rules.yaml > changes.jsonl
   detector subscriptions test Website.Subscribe --status many_problems   who is told"""
 
@@ -299,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("settings", help="list every setting with its default").set_defaults(
         run=_settings
     )
+    users_cli.add_parser(sub)
     return parser
 
 

@@ -117,6 +117,30 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Address of the dashboard and /metrics.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the dashboard and /metrics.")
     data_dir: Path = Field(Path(".detector-data"), description="Worker's local state directory.")
+    users_file: Path | None = Field(
+        None,
+        description="YAML file of dashboard users and grants (`detector users`); "
+        "default <data_dir>/users.yaml.",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, description="Hours a dashboard login lasts (session cookie)."
+    )
+    login_attempts: int = Field(
+        5, ge=1, description="Failed logins per address or user within 5 min before a pause."
+    )
+    auth_proxy_header: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9-]*$",
+        description="Header carrying the user name from a trusted SSO proxy "
+        "(e.g. X-Forwarded-User); off when empty.",
+    )
+    auth_proxy_trusted: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses of the proxy whose user header is trusted.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token /metrics asks for; open when unset."
+    )
     log_level: Literal["debug", "info", "warn", "error"] = Field(
         "info", description="Worker log level."
     )
@@ -130,6 +154,8 @@ class Settings(BaseSettings):
     def _derived(self) -> Settings:
         if not self.invalid_topic:
             self.invalid_topic = f"{self.calls_topic}.invalid"
+        if self.users_file is None:
+            self.users_file = self.data_dir / "users.yaml"
         if self.heartbeat_interval * 3 > self.session_timeout:
             raise ValueError(
                 "DETECTOR_HEARTBEAT_INTERVAL must be at most a third of DETECTOR_SESSION_TIMEOUT"

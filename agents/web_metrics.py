@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.web.auth import open_route, require_bearer
 from detector.state import migrate
 from detector.status import Status
 from detector.summary import OperationSummary
@@ -121,7 +122,12 @@ def register(detector: Detector) -> None:
     registry.register(WindowCollector(detector.counts))
     registry.register(StatusCollector(detector.counts, detector.summaries, detector.models))
 
-    async def metrics(_request: web.Request) -> web.Response:
+    token = detector.settings.metrics_token
+
+    @open_route  # Prometheus has no login: open, or behind DETECTOR_METRICS_TOKEN.
+    async def metrics(request: web.Request) -> web.Response:
+        if token is not None:
+            require_bearer(request, token.get_secret_value())
         response = web.Response(body=generate_latest(registry))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response

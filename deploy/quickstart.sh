@@ -13,6 +13,11 @@ set -a
 set +a
 port="${DETECTOR_WEB_PORT:-6066}"
 mkdir -p .detector-data
+# The dashboard needs a login: the first run creates the admin and prints its password once.
+if ! .venv/bin/detector users list | grep -q .; then
+  .venv/bin/detector users add admin --role admin --generate |
+    sed 's/^/quickstart: /; s/password (shown once)/dashboard user "admin", password (shown once)/'
+fi
 .venv/bin/detector worker --quiet >.detector-data/worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null; echo "quickstart: worker stopped"' EXIT

@@ -1,8 +1,8 @@
 """``POST /api/calls``: HTTP ingest for producers that cannot speak Kafka.
 
 Authenticated by its own per-producer bearer token (``DETECTOR_INGEST_TOKENS`` or
-``DETECTOR_INGEST_TOKENS_FILE``), independent of any dashboard login: the route declares
-``OWN_AUTH`` so a middleware guarding the dashboard can leave it alone. The body is read
+``DETECTOR_INGEST_TOKENS_FILE``), independent of any dashboard login: the route is an
+``open_route``, which the dashboard's login middleware leaves alone. The body is read
 up to ``DETECTOR_INGEST_MAX_BYTES`` (413 beyond), validated by ``detector.submission``
 and written to ``operation-calls`` keyed by operation; 202 once Kafka acknowledged it.
 """
@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from agents.settings import Settings
+from agents.web.auth import open_route
 from detector.errors import ConfigError
 from detector.events import LIMITS, Limits
 from detector.reporting import Outgoing
@@ -26,7 +27,6 @@ from detector.submission import parse_tokens, producer_of, submit
 log = logging.getLogger(__name__)
 
 PATH = "/api/calls"
-OWN_AUTH = frozenset({PATH})  # Paths that check their own credentials.
 Write = Callable[[list[Outgoing]], Awaitable[None]]
 
 
@@ -73,6 +73,7 @@ class Ingest:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.post)
 
+    @open_route
     async def post(self, request: web.Request) -> web.Response:
         response = await self._handle(request)
         self.metrics.requests.labels(str(response.status)).inc()

@@ -1,9 +1,12 @@
 """Pages and JSON API of the dashboard (see deploy/openapi.yaml).
 
 The dashboard and its API list every operation from the global summaries table, so any
-worker serves all of them. Logs are behind signed, expiring links: the API returns a
-fresh link per operation, mails carry one per incident, and anything unsigned, altered
-or expired gets 403 with a plain sentence.
+worker serves all of them, to logged-in users (``agents.web.auth``): an admin sees every
+operation, a viewer those of the integrations granted. Logs are behind signed, expiring
+links: the API mints one per visible operation, mails carry one per incident, and
+anything unsigned, altered or expired gets 403 with a plain sentence. Payloads, error
+messages and record ids are masked (``detector.masking``) unless the detection config's
+``masking`` rules reveal them.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from typing import Any
 from aiohttp import web
 
 from agents.links import LinkMaker
+from agents.web.auth import current_user, link_route
 from detector import links
+from detector.masking import FieldRules, mask_text
 from detector.oplog import LogEntry, page
 from detector.summary import OperationSummary
 
 STATIC = Path(__file__).parent / "static"
 LogReader = Callable[[str, float, float], Awaitable[list[LogEntry]]]
+MaskRules = Callable[[str, str | None], FieldRules]
 
 
 class Dashboard:
@@ -30,11 +36,13 @@ class Dashboard:
         summaries: Callable[[], Mapping[str, Any]],
         read_log: LogReader,
         links: LinkMaker,
+        fields: MaskRules,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.summaries = summaries
         self.read_log = read_log
         self.links = links
+        self.fields = fields
         self.clock = clock
 
     def add_routes(self, app: web.Application) -> None:
@@ -53,16 +61,28 @@ class Dashboard:
         # Around the current status's start: its lead-up and everything since.
         at = summary.since or now
         url = self.links.url(summary.operation, at, now, relative=True)
-        return {**summary.model_dump(mode="json"), "log_url": url}
+        # Reasons may quote error codes from the events: masked like the log.
+        row = summary.model_dump(mode="json") | {"reason": mask_text(summary.reason)}
+        return {**row, "log_url": url}
 
-    async def operations(self, _request: web.Request) -> web.Response:
+    def _visible(self, request: web.Request) -> list[Mapping[str, Any]]:
+        user = current_user(request)
+        return [
+            raw
+            for _, raw in sorted(self.summaries().items())
+            if raw and user is not None and user.sees(raw.get("integration"))
+        ]
+
+    async def operations(self, request: web.Request) -> web.Response:
         now = self.clock()
-        rows = [self._row(raw, now) for _, raw in sorted(self.summaries().items()) if raw]
+        rows = [self._row(raw, now) for raw in self._visible(request)]
         return web.json_response({"generated_at": now, "operations": rows})
 
     async def operation(self, request: web.Request) -> web.Response:
         raw = self.summaries().get(request.match_info["operation"])
-        if not raw:
+        user = current_user(request)
+        # Another integration's operation is "not found", as if it did not exist.
+        if not raw or user is None or not user.sees(raw.get("integration")):
             raise web.HTTPNotFound(text="No such operation.")
         return web.json_response(self._row(raw, self.clock()))
 
@@ -77,10 +97,12 @@ class Dashboard:
         except links.LinkError as exc:
             raise web.HTTPForbidden(text=str(exc)) from None
 
+    @link_route
     async def log_page(self, request: web.Request) -> web.StreamResponse:
         self._verify(request)
         return web.FileResponse(STATIC / "log.html")
 
+    @link_route
     async def log_api(self, request: web.Request) -> web.Response:
         link = self._verify(request)
         query = request.query
@@ -100,7 +122,10 @@ class Dashboard:
                 "to": end,
                 "page": number,
                 "total": total,
-                "entries": [e.model_dump(mode="json") for e in found],
+                "entries": [
+                    e.masked(self.fields(e.operation, e.integration)).model_dump(mode="json")
+                    for e in found
+                ],
             }
         )
 

@@ -1,25 +1,21 @@
 """The dashboard's JSON API and pages, on an in-process aiohttp server with a fake
-source: listing, signed log links (forged, tampered, expired, other operation -> 403),
-filters and paging, and escaping of what events contain."""
+source, logged in as an admin: listing, signed log links (forged, tampered, expired,
+other operation -> 403), filters and paging, masking, and escaping of what events contain."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.links import LinkMaker
-from agents.web.routes import Dashboard
 from detector import links
 from detector.oplog import LogEntry
 from detector.summary import OperationSummary
+from tests.unit.web_helpers import NOW, SECRET, Client, build_app, session_of, write_test_users
 
-NOW = 1_790_000_000.0
-SECRET = b"a-test-secret-of-enough-length"
-Client = TestClient[web.Request, web.Application]
 XSS = "<script>alert('x')</script>"
 
 
@@ -46,7 +42,7 @@ def entries(operation: str, start: float, end: float) -> list[LogEntry]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[Client]:
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
     summaries = {
         op: OperationSummary(
             operation=op, integration="website", status="ok", since=NOW - 7200
@@ -57,10 +53,10 @@ async def client() -> AsyncIterator[Client]:
     async def read_log(operation: str, start: float, end: float) -> list[LogEntry]:
         return entries(operation, start, end)
 
-    app = web.Application()
-    maker = LinkMaker("http://dash", SECRET, links.LinkRule(ttl_seconds=86400))
-    Dashboard(lambda: summaries, read_log, maker, clock=lambda: NOW).add_routes(app)
+    write_test_users(tmp_path / "users.yaml")
+    app, auth = build_app(tmp_path / "users.yaml", summaries, read_log)
     async with TestClient(TestServer(app)) as test_client:
+        session_of(test_client, auth, "anna")
         yield test_client
 
 

@@ -94,6 +94,7 @@ function render() {
 async function refresh() {
   try {
     const response = await fetch("/api/operations");
+    if (response.status === 401) { location.assign("/login?next=/"); return; }
     const data = await response.json();
     rows = data.operations;
     const select = document.getElementById("integration");
