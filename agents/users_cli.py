@@ -53,9 +53,7 @@ def _add(args: argparse.Namespace) -> int:
         raise ConfigError(f"not a valid user: {exc}") from None
     put_user(path, user)
     print(f"users: added {user.name} ({user.role}) to {path}")
-    if generated:
-        print(f"password (shown once): {password}")
-    return 0
+    return _shown(password, generated)
 
 
 def _passwd(args: argparse.Namespace) -> int:
@@ -64,6 +62,10 @@ def _passwd(args: argparse.Namespace) -> int:
     password, generated = _password(args)
     put_user(path, user.model_copy(update={"password": hash_password(password)}))
     print(f"users: new password for {user.name}; their open sessions are ended")
+    return _shown(password, generated)
+
+
+def _shown(password: str, generated: bool) -> int:
     if generated:
         print(f"password (shown once): {password}")
     return 0

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from detector.errors import ConfigError
+from detector.errors import config_error
 
 TOKEN_PREFIX = "sha256:"
 
@@ -89,16 +89,7 @@ def parse_users(data: dict[str, Any], source: str) -> Users:
     try:
         return Users.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = list(err["loc"])
-            where = (
-                f"users[{loc[1]}]." + ".".join(map(str, loc[2:]))
-                if loc[:1] == ["users"] and len(loc) > 1
-                else ".".join(map(str, loc)) or "file"
-            )
-            problems.append(f"{source}: {where}: {err['msg']}")
-        raise ConfigError("\n".join(problems)) from None
+        raise config_error(exc, source, ("users",)) from None
 
 
 class LoginLimiter:

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from detector.errors import ConfigError
+from detector.errors import config_error
 from detector.masking import FieldRules
 from detector.timerange import TimeRange
 
@@ -142,13 +142,4 @@ def parse_detection_config(data: dict[str, Any], source: str) -> DetectionConfig
     try:
         return DetectionConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = list(err["loc"])
-            where = (
-                f"{loc[0]}[{loc[1]}]." + ".".join(map(str, loc[2:]))
-                if loc[:1] in (["rules"], ["masking"]) and len(loc) > 1
-                else ".".join(map(str, loc))
-            )
-            problems.append(f"{source}: {where}: {err['msg']}")
-        raise ConfigError("\n".join(problems)) from None
+        raise config_error(exc, source, ("rules", "masking")) from None
