@@ -1,5 +1,7 @@
 """What a user does: run `detector worker` with a subscriptions file, publish traffic,
-break an integration, and receive the mail about it (real broker, real SMTP server)."""
+break an integration, and receive the mail about it (real broker, real SMTP server);
+the subscriber, who has no dashboard account, opens the log through the mail's link,
+while the API without a link or login stays shut."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -42,7 +46,7 @@ async def test_an_incident_reaches_the_subscriber_by_mail(
             key = str(record["operation"]).encode()
             await producer.send(worker_env["DETECTOR_CALLS_TOPIC"], orjson.dumps(record), key=key)
         await producer.flush()
-        start_worker(
+        worker = start_worker(
             DETECTOR_NOTIFY_SUBSCRIPTIONS=str(subscriptions),
             DETECTOR_NOTIFY_SMTP_PORT=str(port),
             DETECTOR_LINK_SECRET="end-to-end-test-secret",
@@ -59,5 +63,13 @@ async def test_an_incident_reaches_the_subscriber_by_mail(
         text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "failed" in text
         assert "/operations/Website.Subscribe/log?" in text
+        link = urlsplit(next(w for w in text.split() if "/operations/" in w))
+        async with aiohttp.ClientSession() as http:
+            api = f"{worker.url}/api{link.path}?{link.query}"
+            async with http.get(api) as response:
+                assert response.status == 200
+                assert (await response.json())["total"] > 0
+            async with http.get(f"{worker.url}/api/operations") as response:
+                assert response.status == 401
     finally:
         controller.stop()
