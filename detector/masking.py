@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -42,7 +43,20 @@ _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
 # Long runs that look random: 32+ characters of one token alphabet with both letters
 # and digits (API keys, hex digests, base64 secrets).
-_RANDOM = re.compile(r"\b(?=[A-Za-z0-9_+/=-]*\d)(?=[A-Za-z0-9_+/=-]*[A-Za-z])[A-Za-z0-9_+/=-]{32,}")
+_RUN = re.compile(r"[A-Za-z0-9_+/=-]{32,}")
+# Substrings every secret pattern needs: a quick test before the slower patterns run.
+_SECRET_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "session",
+    "cookie",
+    "basic",
+    "bearer",
+)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
 _PHONE = re.compile(
@@ -94,21 +108,40 @@ def _phone(match: re.Match[str]) -> str:
     return "[phone]" if 8 <= digits <= 15 else match.group(0)
 
 
+def _random(match: re.Match[str]) -> str:
+    run = match.group(0)
+    looks_random = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+    return SECRET if looks_random else run
+
+
 def mask_text(text: str) -> str:
-    """``text`` with e-mail addresses, phone and card numbers, and secrets replaced."""
-    text = _JWT.sub(SECRET, text)
-    text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {SECRET}", text)
-    text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET}", text)
-    text = _EMAIL.sub("[email]", text)
-    text = _RANDOM.sub(SECRET, text)
-    text = _CARD.sub(_card, text)
-    return _PHONE.sub(_phone, text)
+    """``text`` with e-mail addresses, phone and card numbers, and secrets replaced.
+
+    Each pattern runs only where a cheap test says it could match: most strings in a
+    payload are short words and ids, and a page of the log masks thousands of them."""
+    if "eyJ" in text:
+        text = _JWT.sub(SECRET, text)
+    lower = text.lower()
+    if any(hint in lower for hint in _SECRET_HINTS):
+        text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {SECRET}", text)
+        text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET}", text)
+    if "@" in text:
+        text = _EMAIL.sub("[email]", text)
+    if len(text) >= 32:
+        text = _RUN.sub(_random, text)
+    if sum(map(str.isdigit, text)) >= 8:
+        text = _CARD.sub(_card, text)
+        text = _PHONE.sub(_phone, text)
+    return text
 
 
 def _named(patterns: frozenset[str], key: str, path: str) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(key, p) for p in patterns)
+    return bool(patterns) and any(
+        fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(key, p) for p in patterns
+    )
 
 
+@lru_cache(maxsize=4096)  # Payloads repeat the same few keys.
 def _sensitive(key: str) -> bool:
     return key.lower().replace("_", "").replace("-", "") in _SENSITIVE_KEYS
 
