@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     )
     auth_proxy_trusted: str = Field(
         "127.0.0.1,::1",
-        description="Comma-separated addresses of the proxy whose user header is trusted.",
+        description="Comma-separated addresses of the reverse proxy whose user header "
+        "and X-Forwarded-For are trusted.",
     )
     metrics_token: SecretStr | None = Field(
         None, description="Bearer token /metrics asks for; open when unset."

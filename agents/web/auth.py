@@ -9,8 +9,9 @@ of the worker's web port, plus the security headers on every answer.
 - Scripts send ``Authorization: Bearer <token>`` (``detector users token``).
 - Behind an SSO proxy (oauth2-proxy and the like), ``DETECTOR_AUTH_PROXY_HEADER`` names
   the header carrying the user, trusted only from ``DETECTOR_AUTH_PROXY_TRUSTED``.
-- State-changing requests made with the cookie need the CSRF token (``/api/me``) in the
-  ``X-CSRF-Token`` header or a ``csrf`` form field, and a same-site ``Origin``.
+- State-changing requests made with the cookie or through the proxy need the CSRF token
+  (``/api/me``) in the ``X-CSRF-Token`` header or a ``csrf`` form field, and a same-site
+  ``Origin``. Behind a trusted proxy, failed logins are counted per forwarded address.
 
 Without credentials, the API answers 401 and a browser is sent to ``/login``. A route
 declares other rules with ``open_route`` (it does its own checks, or needs none:
@@ -135,7 +136,18 @@ class Auth:
         return user
 
     def csrf_token(self, request: web.Request) -> str:
-        return self._sign("csrf:" + request.cookies.get(COOKIE, ""))[:32]
+        """Bound to the session cookie, or to the user behind an SSO proxy (whose own
+        cookie a browser sends along just as automatically)."""
+        user = request.get(USER)
+        who = request.cookies.get(COOKIE) or f"proxy:{user.name if user else ''}"
+        return self._sign("csrf:" + who)[:32]
+
+    def client(self, request: web.Request) -> str:
+        """The client's address: behind a trusted proxy, the one it forwarded."""
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded and request.remote in self.proxy_trusted:
+            return forwarded.split(",")[-1].strip()
+        return request.remote or ""
 
     # --- who is asking --------------------------------------------------------------
 
@@ -187,11 +199,11 @@ class Auth:
             if kind == "link" and "sig" in request.query:
                 return await handler(request)
             raise _challenge(request)
-        if principal.via == "session" and request.method not in _SAFE:
+        request[USER] = principal.user
+        if principal.via != "token" and request.method not in _SAFE:
             form = await request.post() if request.content_type.endswith("form-urlencoded") else {}
             token = form.get("csrf")
             self._check_csrf(request, token if isinstance(token, str) else None)
-        request[USER] = principal.user
         return await handler(request)
 
     # --- routes ---------------------------------------------------------------------
@@ -208,7 +220,7 @@ class Auth:
         name, password = str(form.get("user", "")), str(form.get("password", ""))
         target = _next(str(form.get("next", "")))
         now = self.clock()
-        keys = (f"addr:{request.remote}", f"user:{name}")
+        keys = (f"addr:{self.client(request)}", f"user:{name}")
         wait = self.limiter.retry_after(keys, now)
         if wait > 0:
             response = _login_form(target, f"Too many failed logins: wait {wait:.0f} s.", 429)

@@ -293,3 +293,39 @@ def test_pages_have_no_inline_script_or_handlers() -> None:
         assert not re.search(r"\son[a-z]+\s*=", text, re.IGNORECASE), page.name
         assert "javascript:" not in text
         assert "style=" not in text
+
+
+async def test_behind_the_proxy_failed_logins_count_per_forwarded_address(
+    client: Client,
+) -> None:
+    """The proxy is one address for everyone: one client's failures must not lock out
+    the others, so the forwarded address is what counts."""
+    for _ in range(3):
+        response = await client.post(
+            "/login",
+            data={"user": "x", "password": "wrong password here"},
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+        assert response.status == 401
+    blocked = await client.post(
+        "/login",
+        data={"user": "vic", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+        allow_redirects=False,
+    )
+    assert blocked.status == 429
+    other = await client.post(
+        "/login",
+        data={"user": "vic", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        allow_redirects=False,
+    )
+    assert other.status == 303
+
+
+async def test_state_changes_through_the_proxy_need_the_csrf_token(client: Client) -> None:
+    sso = {"X-Forwarded-User": "sso@example.com"}
+    assert (await client.post("/logout", headers=sso, allow_redirects=False)).status == 403
+    csrf = (await (await client.get("/api/me", headers=sso)).json())["csrf"]
+    both = {**sso, "X-CSRF-Token": csrf}
+    assert (await client.post("/logout", headers=both, allow_redirects=False)).status == 303
