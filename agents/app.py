@@ -150,7 +150,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ingest.register(detector)
     evaluate.register(detector)
     notify = load_notify_settings()
-    if notify.subscriptions is not None:
+    if notify.subscriptions is not None or notify.webhook_url or notify.alertmanager_url:
         notify_agent.register(
             app, topics.status, notify, registry, settings.partitions, detector.links
         )

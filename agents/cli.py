@@ -191,7 +191,7 @@ def _subscriptions_test(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else notify.subscriptions
     if path is None:
         raise ConfigError("no subscriptions file: give --file or set DETECTOR_NOTIFY_SUBSCRIPTIONS")
-    subs = SubscriptionsFile(path, notify.webhook_url).current
+    subs = SubscriptionsFile(path, notify.webhook_url, notify.alertmanager_url).current
     try:
         now = time.time() if args.at is None else parse_timestamp(args.at)
     except ValueError as exc:

@@ -37,7 +37,9 @@ def register(
     a broken subscriptions file (``ConfigError`` naming the file, entry and field)."""
     notify = Notify(
         settings=settings,
-        subscriptions=SubscriptionsFile(settings.subscriptions, settings.webhook_url),
+        subscriptions=SubscriptionsFile(
+            settings.subscriptions, settings.webhook_url, settings.alertmanager_url
+        ),
         metrics=NotifyMetrics(registry),
         backoff=Backoff(settings.retry_initial, settings.retry_max, settings.retry_give_up_after),
         email=EmailNotifier(settings),

@@ -12,15 +12,26 @@ from detector.notify.subscriptions import Subscriber, Subscriptions, parse_subsc
 class SubscriptionsFile(WatchedFile[Subscriptions]):
     what = "subscriptions"
 
-    def __init__(self, path: Path | None, webhook_url: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        webhook_url: str | None = None,
+        alertmanager_url: str | None = None,
+    ) -> None:
         self.webhook_url = webhook_url
+        self.alertmanager_url = alertmanager_url
         super().__init__(path)
 
     def parse(self) -> Subscriptions:
         subs = Subscriptions()
         if self.path is not None:
             subs = parse_subscriptions(read_yaml(self.path, "subscriptions"), str(self.path))
-        if self.webhook_url:
-            everything = Subscriber(webhook=self.webhook_url, operations=("*",))
-            subs = subs.model_copy(update={"subscribers": (*subs.subscribers, everything)})
+        # The settings' catch-all subscribers, in addition to the file's.
+        extra = (
+            [Subscriber(webhook=self.webhook_url, operations=("*",))] if self.webhook_url else []
+        )
+        if self.alertmanager_url:
+            extra.append(Subscriber(alertmanager=self.alertmanager_url, operations=("*",)))
+        if extra:
+            subs = subs.model_copy(update={"subscribers": (*subs.subscribers, *extra)})
         return subs

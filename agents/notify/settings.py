@@ -45,6 +45,11 @@ class NotifySettings(BaseSettings):
         pattern=r"^https?://",
         description="Also POST every problem and recovery as JSON to this URL.",
     )
+    alertmanager_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Also post every problem as an alert to this Alertmanager (base URL).",
+    )
     webhook_timeout: float = Field(
         10.0, gt=0, description="Seconds before a webhook or Alertmanager POST fails."
     )

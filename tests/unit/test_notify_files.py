@@ -50,6 +50,14 @@ def test_webhook_setting_subscribes_to_everything(tmp_path: Path) -> None:
     assert [s.address for s in subs.for_change("Any.op", None)] == ["https://chat.example/hook"]
 
 
+def test_alertmanager_setting_subscribes_to_everything_beside_the_file() -> None:
+    path = ROOT / "deploy/subscriptions.example.yaml"
+    subs = SubscriptionsFile(path, None, "http://am:9093").current
+    assert subs.subscribers[-1].address == "alertmanager+http://am:9093"
+    assert subs.subscribers[-1].wants("Any.op", None)
+    assert len(subs.subscribers) == len(SubscriptionsFile(path).current.subscribers) + 1
+
+
 def _rewrite(path: Path, text: str, seconds_later: int) -> None:
     path.write_text(text, encoding="utf-8")
     stat = path.stat()
