@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -38,19 +37,16 @@ async def test_every_dashboard_metric_is_exported_by_a_worker(
     start_worker: Callable[..., WorkerProcess],
     producer: AIOKafkaProducer,
     worker_env: dict[str, str],
-    tmp_path: Path,
 ) -> None:
     needed = set().union(*(metric_names(q) for q in queries())) - FROM_PROMETHEUS
     assert len(needed) >= 15
-    subscriptions = tmp_path / "subscriptions.yaml"
-    subscriptions.write_text(
-        f"subscribers:\n  - webhook: http://127.0.0.1:{free_port()}/\n    operations: ['*']\n"
-    )
     now = int(time.time())
     incident = Incident("Website.Subscribe", "all_failing", now - 1200, now + 600)
     records = list(generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60))
     await send(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
-    worker = start_worker(DETECTOR_NOTIFY_SUBSCRIPTIONS=str(subscriptions))
+    # The Alertmanager setting alone (no subscriptions file) starts the notifier and
+    # with it the notification metrics.
+    worker = start_worker(DETECTOR_NOTIFY_ALERTMANAGER_URL=f"http://127.0.0.1:{free_port()}")
 
     def all_exported() -> None:
         assert sorted(needed - exported(worker.url)) == []
