@@ -14,6 +14,7 @@ import yaml
 
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings
+from detector.access import parse_users
 from detector.notify.subscriptions import parse_subscriptions
 from detector.opconfig import parse_detection_config
 from tests.unit.k8s_schemas import LOCATION, schema_name, write_standalone
@@ -85,9 +86,7 @@ def test_several_workers_with_probes_resources_and_a_budget() -> None:
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     refs = {next(iter(r.values()))["name"] for r in container["envFrom"]}
-    assert refs == {m["metadata"]["name"] for m in by_kind("ConfigMap") + by_kind("Secret")} - {
-        "detector-files"
-    }
+    assert refs == {"detector-settings", "detector-secrets"}
 
 
 def test_the_configuration_is_what_the_worker_reads() -> None:
@@ -95,7 +94,7 @@ def test_the_configuration_is_what_the_worker_reads() -> None:
         f"DETECTOR_NOTIFY_{n.upper()}" for n in NotifySettings.model_fields
     }
     settings, files = by_kind("ConfigMap")
-    (secret,) = by_kind("Secret")
+    secret, users = by_kind("Secret")
     assert sorted(set(settings["data"]) - known) == []
     assert sorted(set(secret["stringData"]) - known) == []
     (deployment,) = by_kind("Deployment")
@@ -107,5 +106,8 @@ def test_the_configuration_is_what_the_worker_reads() -> None:
         assert str(path.parent) == mounts["files"]
         assert path.name in files["data"]
     assert settings["data"]["DETECTOR_DATA_DIR"] == mounts["data"]
+    users_file = Path(settings["data"]["DETECTOR_USERS_FILE"])
+    assert str(users_file.parent) == mounts["users"]
+    parse_users(yaml.safe_load(users["stringData"][users_file.name]), "users")
     parse_subscriptions(yaml.safe_load(files["data"]["subscriptions.yaml"]), "subscriptions")
     parse_detection_config(yaml.safe_load(files["data"]["detection.yaml"]), "detection")
