@@ -80,7 +80,8 @@ class Outcome:
     detected: int = 0
     right: int = 0
     slow: int = 0
-    false: int = 0
+    false: int = 0  # False problem statuses (every change into one).
+    episodes: int = 0  # False problem episodes (from a healthy status into a problem).
     op_days: int = 0
     events_per_s: float = 0.0
 
@@ -196,13 +197,17 @@ def report_false_alarms(
     false = [
         c for c in changes if c.status.is_problem and c.at.timestamp() >= after and not explained(c)
     ]
+    # An episode starts when a problem status follows a healthy one (ok, learning).
+    episodes = [c for c in false if c.previous is None or not c.previous.is_problem]
     out.false += len(false)
+    out.episodes += len(episodes)
     out.op_days = operations * (days - 14)
     if verbose:
         kinds = Counter(f"{c.status.value}:{c.observed.get('volume', '')}" for c in false)
         print(
             f"  false problem statuses after day 14: {out.false} in {out.op_days} op-days = "
-            f"{100 * out.false / out.op_days:.2f} per 100 op-days  {dict(kinds)}"
+            f"{100 * out.false / out.op_days:.2f} per 100 op-days ({len(episodes)} episodes)  "
+            f"{dict(kinds)}"
         )
         for change in false[:8]:
             print(f"    {change.at:%m-%d %a %H:%M} {change.operation}: {change.reason}")
@@ -224,7 +229,8 @@ def main() -> None:
         rows.append((family.name, outcomes))
     print(
         f"\n{'family':<16} {'detected':>9} {'right kind':>10} {'slow':>5} "
-        f"{'false/100 op-days':>18} {'events/s':>10}   (seeds {' '.join(map(str, args.seeds))})"
+        f"{'false statuses/100 op-days':>27} {'episodes':>9} {'events/s':>9}"
+        f"   (seeds {' '.join(map(str, args.seeds))})"
     )
     for name, outcomes in rows:
         total = sum(o.incidents for o in outcomes)
@@ -234,9 +240,10 @@ def main() -> None:
         rate = 100 * sum(o.false for o in outcomes) / sum(o.op_days for o in outcomes)
         speed = sum(o.events_per_s for o in outcomes) / len(outcomes)
         worst = max(100 * o.false / o.op_days for o in outcomes)
+        episodes = 100 * sum(o.episodes for o in outcomes) / sum(o.op_days for o in outcomes)
         print(
             f"{name:<16} {detected:>4}/{total:<4} {right:>10} {slow:>5} "
-            f"{rate:>8.2f} (worst {worst:.2f}) {speed:>10,.0f}"
+            f"{rate:>12.2f} (worst {worst:5.2f}) {episodes:>9.2f} {speed:>9,.0f}"
         )
 
 

@@ -30,6 +30,7 @@ from detector.windows import WindowCounts
 HOLD_WINDOWS = 3
 SILENCE_FLOOR = 4.0  # Below every silence threshold: no need to compute it.
 RECOVER_MINUTES = 5
+RESUMED_SHARE = 0.5
 WARMUP_SECONDS = 2 * 3600
 WARMUP_CALLS = 30
 DORMANT_SECONDS = 7 * 86400  # Longer than any normal gap: weekends, holidays, weekly runs.
@@ -50,9 +51,15 @@ def _stored(finding: Finding) -> dict[str, Any]:
     }
 
 
+def _is_drop(observed: dict[str, Any]) -> bool:
+    """Far fewer calls than expected: the same trouble as silence, told apart by a few
+    calls; one does not replace the other back and forth."""
+    return bool(observed.get("volume") == "drop")
+
+
 def _persists(volume: dict[str, Any], residual: float) -> bool:
     """A volume finding holds while the hour is still half-way beyond normal."""
-    if volume["observed"].get("volume") == "drop":
+    if _is_drop(volume["observed"]):
         return residual <= rules.DROP_LAST
     return residual >= math.log(2)
 
@@ -188,7 +195,9 @@ class Engine:
     ) -> Finding | None:
         learning = st.status is Status.LEARNING
         # Cheap tests first: most windows of a healthy operation end here.
-        if st.recent_calls[-1] == 0 and (
+        # A drop already reported is not re-reported as silence when the trickle pauses.
+        dropped = st.status is Status.SOME_PROBLEMS and _is_drop(st.observed)
+        if st.recent_calls[-1] == 0 and not dropped and (
             st.silent_effective >= SILENCE_FLOOR
             or rule.expect_every is not None
             or st.baseline.period
@@ -351,7 +360,7 @@ class Engine:
             if (
                 current is Status.OK
                 or severity(finding.status) > severity(current)
-                or (current is Status.NO_CALLS and calls)
+                or (current is Status.NO_CALLS and calls and not _is_drop(finding.observed))
             ):
                 return self._enter(st, operation, finding, end)
             if finding.status is not current:
@@ -382,7 +391,11 @@ class Engine:
         if current is Status.OK:
             return None
         if current is Status.NO_CALLS:
-            if not calls:
+            # Resumed for real: most of a window's expected calls, or half of those of
+            # the last few windows; not a trickle (an office on a holiday).
+            n, _, lam = st.last(self.recover)
+            window = st.recent_expected[-1]
+            if not calls or (calls < 0.75 * window and n < RESUMED_SHARE * lam):
                 return None
             resumed = f"{wording.calls(calls)} in the last {wording.duration(self.window)}"
             return Finding(Status.OK, f"calls resumed: {resumed}", {"calls": calls})

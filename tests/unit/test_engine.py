@@ -229,3 +229,19 @@ def test_change_ids_are_stable_and_unique() -> None:
     _, again = run(traffic, 4)
     assert [c.id for c in once] == [c.id for c in again]
     assert len({c.id for c in once}) == len(once)
+
+
+def test_a_trickle_after_silence_is_not_a_recovery_and_does_not_flap() -> None:
+    """An office on a holiday: 5% of its traffic. One status for the day, not dozens."""
+    office = MONDAY + 15 * DAY + 9 * 3600
+
+    def traffic(ts: int, rng: np.random.Generator) -> tuple[int, int]:
+        minute = ts % DAY // 60
+        if not 9 * 60 <= minute < 18 * 60 or (ts // DAY + 3) % 7 >= 5:
+            return 0, 0
+        rate = 0.1 if office <= ts < office + 9 * 3600 else 2.0
+        return int(rng.poisson(rate)), 0
+
+    _, changes = run(traffic, 16)
+    day = problems(changes, office - 3600)
+    assert 1 <= len(day) <= 2, [(c.at, c.status, c.reason) for c in day]
