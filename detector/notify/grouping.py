@@ -96,6 +96,9 @@ def due(
             change = StatusChange.model_validate(item["change"])
             if change.status.value == item["base"] or not _relevant(state, subscriber, change):
                 del state.pending[operation]  # Undone within the wait, or not wanted.
+                told = state.told.get(operation)
+                if told is not None:  # Not told, but no longer to be reminded of either.
+                    told.update(status=change.status.value, change=_dump(change))
             else:
                 changes.append(change)
         if not state.pending:

@@ -87,6 +87,23 @@ def test_recovery_follows_a_told_problem_and_repeats_stop() -> None:
     assert due(state, T0 + 10 * 3600) is None
 
 
+def test_without_recovery_mails_a_recovered_problem_is_not_repeated() -> None:
+    subs = subscriptions(recovery=False)
+    state = RecipientState()
+    feed(state, change(at=T0))
+    first = grouping.due(state, subs.subscribers[0], subs, T0 + 30)
+    assert first is not None
+    grouping.sent(state, first, T0 + 30)
+    feed(state, change(previous=Status.MANY_PROBLEMS, status=Status.OK, at=T0 + 600))
+    assert grouping.due(state, subs.subscribers[0], subs, T0 + 630) is None
+    assert grouping.due(state, subs.subscribers[0], subs, T0 + 10 * 3600) is None
+    # A new problem after the quiet recovery is mailed as a change again.
+    feed(state, change(previous=Status.OK, status=Status.NO_CALLS, at=T0 + 11 * 3600))
+    again = grouping.due(state, subs.subscribers[0], subs, T0 + 11 * 3600 + 30)
+    assert again is not None
+    assert [c.status for c in again.changes] == [Status.NO_CALLS]
+
+
 def test_unresolved_problem_is_repeated_at_the_interval() -> None:
     state = RecipientState()
     feed(state, change(at=T0))
