@@ -114,7 +114,8 @@ class LoginLimiter:
         for key in keys:
             failures = self._recent(key, now)
             if len(failures) >= self.attempts:
-                wait = max(wait, failures[0] + self.window - now)
+                # At least a millisecond: float rounding must not turn "wait" into "go".
+                wait = max(wait, failures[0] + self.window - now, 0.001)
         return wait
 
     def failed(self, keys: tuple[str, ...], now: float) -> None:
