@@ -25,7 +25,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
       trap 'rm -f "$policy"' EXIT
     fi
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
   else
     echo "test.sh: ${missing[*]} not installed; the tests needing them will be skipped" >&2
