@@ -8,7 +8,7 @@ evaluation through ``judge`` (set by the evaluator), not by importing it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from agents.links import LinkMaker
 from agents.metrics import PipelineMetrics
+from agents.quarantine import Quarantine
 from agents.settings import Settings
 from detector.engine import Engine
 from detector.opconfig import DetectionConfig
@@ -55,6 +56,10 @@ class Detector:
     summaries: Any
     links: LinkMaker
     judge: Judge = _not_registered
+    quarantine: Quarantine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quarantine = Quarantine(self.metrics.quarantined)
 
     def log_url(self, change: StatusChange, now: float) -> str:
         """The signed link to the log around a change, as mails and the dashboard give it."""

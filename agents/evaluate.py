@@ -22,6 +22,9 @@ from detector.state import OperationState
 from detector.status import StatusChange
 from detector.summary import OperationSummary, refresh
 from detector.windows import OperationWindows, closed_until
+from tables import counts as counts_table
+from tables import models as models_table
+from tables import summaries as summaries_table
 from tables.writes import put
 
 if TYPE_CHECKING:
@@ -57,10 +60,12 @@ def _until(
 
 async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
     started = time.perf_counter()
+    restore = detector.quarantine.decode
     counts = {
-        op: OperationWindows.from_value(value)
+        op: windows
         for op, value in list(detector.counts.data.items())
         if value is not None
+        and (windows := restore(counts_table.NAME, op, value, OperationWindows.from_value))
     }
     watermarks: dict[int, float] = {}
     for windows in counts.values():
@@ -97,7 +102,11 @@ async def advance_operation(
     """Judge the operation's windows up to ``until``; publish and store what changed.
     The state after that (as stored when there was nothing new; None if none yet)."""
     raw = detector.models.data.get(operation)
-    before = OperationState.from_dict(raw) if raw is not None else None
+    before = (
+        detector.quarantine.decode(models_table.NAME, operation, raw, OperationState.from_dict)
+        if raw is not None
+        else None
+    )
     if before is not None and before.last_boundary >= until:
         return before
     judged_from = before.last_boundary if before is not None else None
@@ -127,11 +136,14 @@ def _summary(
     changes: list[StatusChange],
 ) -> OperationSummary:
     raw = detector.summaries.data.get(operation)
-    summary = (
-        OperationSummary.model_validate(raw)
+    restored = (
+        detector.quarantine.decode(
+            summaries_table.NAME, operation, raw, OperationSummary.model_validate
+        )
         if raw is not None
-        else OperationSummary(operation=operation)
+        else None
     )
+    summary = restored or OperationSummary(operation=operation)
     size = detector.settings.window_seconds
     zone = detector.detection.zone
     for start, counts in sorted(windows.windows.items()):

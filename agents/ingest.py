@@ -15,6 +15,7 @@ from agents import oplog
 from detector.errors import DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
 from detector.windows import OperationWindows, WindowCounts, aggregate, closed_until
+from tables import counts as counts_table
 from tables.writes import put
 
 if TYPE_CHECKING:
@@ -113,9 +114,14 @@ def _merge(
 ) -> OperationWindows:
     partition = min(decoded.partitions[operation])
     current = detector.counts.get(operation)
-    state = (
-        OperationWindows.from_value(current) if current is not None else OperationWindows(partition)
+    restored = (
+        detector.quarantine.decode(
+            counts_table.NAME, operation, current, OperationWindows.from_value
+        )
+        if current is not None
+        else None
     )
+    state = restored or OperationWindows(partition)
     state.partition = partition
     state.integration = decoded.batch.integrations.get(operation) or state.integration
     last = decoded.last_call_at[operation]

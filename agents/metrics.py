@@ -40,6 +40,12 @@ class PipelineMetrics:
             "Calls older than the window retention; counted here, not in any window.",
             registry=registry,
         )
+        self.quarantined = Counter(
+            "detector_quarantined_records",
+            "Changelog records that failed validation on restore, by table: skipped.",
+            ("table",),
+            registry=registry,
+        )
         self.rekeyed = Counter(
             "detector_rekeyed_events",
             "Messages whose Kafka key was not their operation, re-sent with the right key.",

@@ -11,11 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.quarantine import Quarantine
 from agents.web.auth import open_route, require_bearer
+from detector import stored
 from detector.state import migrate
 from detector.status import Status
 from detector.summary import OperationSummary
 from detector.windows import OperationWindows
+from tables import counts as counts_table
+from tables import models as models_table
+from tables import summaries as summaries_table
 
 if TYPE_CHECKING:
     from agents.context import Detector
@@ -28,8 +33,9 @@ class WindowCollector(Collector):
     retention, one hour by default): state recovered from the changelog, unlike the
     ``_total`` counters, which restart at zero with the process."""
 
-    def __init__(self, counts: Any) -> None:
+    def __init__(self, counts: Any, quarantine: Quarantine) -> None:
         self._counts = counts
+        self._restore = quarantine.decode
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = [
@@ -43,7 +49,9 @@ class WindowCollector(Collector):
         for operation, value in list(self._counts.data.items()):
             if value is None:
                 continue
-            state = OperationWindows.from_value(value)
+            state = self._restore(counts_table.NAME, operation, value, OperationWindows.from_value)
+            if state is None:
+                continue
             sums = [0, 0, 0]
             for w in state.windows.values():
                 sums[0] += w.calls
@@ -60,10 +68,11 @@ class StatusCollector(Collector):
     the last 15 minutes vs the learned normal one; per worker, the
     end of the newest window judged, which stops moving when judging stalls."""
 
-    def __init__(self, counts: Any, summaries: Any, models: Any) -> None:
+    def __init__(self, counts: Any, summaries: Any, models: Any, quarantine: Quarantine) -> None:
         self._counts = counts
         self._summaries = summaries
         self._models = models
+        self._restore = quarantine.decode
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         status = GaugeMetricFamily(
@@ -93,7 +102,11 @@ class StatusCollector(Collector):
             raw = self._summaries.data.get(operation)
             if raw is None:
                 continue
-            summary = OperationSummary.model_validate(raw)
+            summary = self._restore(
+                summaries_table.NAME, operation, raw, OperationSummary.model_validate
+            )
+            if summary is None:
+                continue
             labels = [operation, summary.integration or ""]
             for s in Status:
                 status.add_metric([*labels, s.value], float(s is summary.status))
@@ -105,9 +118,11 @@ class StatusCollector(Collector):
                 normal.add_metric(labels, summary.error_ratio_normal)
         yield from (status, observed, expected, ratio, normal)
         judged = [
-            migrate(raw)["last_boundary"]
-            for raw in list(self._models.data.values())
+            boundary
+            for operation, raw in list(self._models.data.items())
             if raw is not None
+            and (boundary := self._restore(models_table.NAME, operation, raw, _last_boundary))
+            is not None
         ]
         if judged:
             yield GaugeMetricFamily(
@@ -117,10 +132,18 @@ class StatusCollector(Collector):
             )
 
 
+def _last_boundary(raw: Any) -> int:
+    """The stored state's last judged boundary, without decoding the whole state."""
+    return stored.count(migrate(raw)["last_boundary"], "last_boundary")
+
+
 def register(detector: Detector) -> None:
     registry = detector.registry
-    registry.register(WindowCollector(detector.counts))
-    registry.register(StatusCollector(detector.counts, detector.summaries, detector.models))
+    quarantine = detector.quarantine
+    registry.register(WindowCollector(detector.counts, quarantine))
+    registry.register(
+        StatusCollector(detector.counts, detector.summaries, detector.models, quarantine)
+    )
 
     token = detector.settings.metrics_token
 

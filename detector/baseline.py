@@ -23,6 +23,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from detector import stored
+
 HOURS = 24
 ALPHA_FLOOR = 0.15  # After ~6 days a bucket is an EWMA with this weight per day.
 ERROR_HALF_LIFE_CALLS = 5000.0
@@ -238,10 +240,31 @@ class Baseline:
             raise ValueError(f"unknown baseline fields {unknown}")
         data = dict(raw)
         if "hourly" in data:
-            data["hourly"] = [list(map(float, row)) for row in data["hourly"]]
+            data["hourly"] = [list(map(float, row)) for row in _rows(data["hourly"], "hourly")]
         if "seen" in data:
-            data["seen"] = [list(map(int, row)) for row in data["seen"]]
-        return cls(**data)
+            data["seen"] = [
+                list(stored.counts(row, "seen", HOURS)) for row in _rows(data["seen"], "seen")
+            ]
+        baseline = cls(**data)
+        for row in baseline.hourly:
+            stored.numbers(row, "hourly", HOURS)
+        stored.number(baseline.error_calls, "error_calls")
+        stored.number(baseline.error_errors, "error_errors")
+        if not stored.number(baseline.dispersion, "dispersion") > 0:
+            raise ValueError("dispersion: must be above 0")
+        if baseline.hour_start is not None:
+            stored.count(baseline.hour_start, "hour_start")
+        stored.count(baseline.hour_calls, "hour_calls")
+        if type(baseline.hour_tainted) is not bool:
+            raise ValueError("hour_tainted: expected true or false")
+        return baseline
+
+
+def _rows(value: Any, what: str) -> list[Any]:
+    """The two day kinds' rows of a stored 2 x 24 table."""
+    if type(value) is not list or len(value) != 2 or not all(type(r) is list for r in value):
+        raise ValueError(f"{what}: expected two rows of {HOURS} hours")
+    return value
 
 
 _V1_KEYS = {

@@ -4,13 +4,17 @@ status, and so makes the same decisions as one that never stopped."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from detector import stored
 from detector.baseline import Baseline, migrate_baseline_v1
 from detector.status import Status
+from detector.windows import MAX_ERROR_CODES
 
 VERSION = 2
+MAX_RING = 360  # Windows in the hour ring at the smallest window (10 s).
 
 
 @dataclass(slots=True)
@@ -135,9 +139,48 @@ class OperationState:
         if unknown:
             raise ValueError(f"unknown operation state fields {unknown}")
         data = {name: _copied(value) for name, value in data.items()}
-        data["baseline"] = Baseline.from_dict(data["baseline"])
+        data["baseline"] = Baseline.from_dict(stored.mapping(data.get("baseline"), "baseline"))
         data["status"] = Status(data["status"])
-        return cls(**data)
+        state = cls(**data)
+        state._check()
+        return state
+
+    def _check(self) -> None:
+        """``ValueError`` naming the first field out of type or range: a restored state
+        is used only whole and sound (see ``detector.stored``)."""
+        if self.integration is not None:
+            stored.text(self.integration, "integration")
+        for name in ("first_boundary", "last_boundary", "since", "total_calls", "schedule_gap"):
+            stored.count(getattr(self, name), name)
+        for name in ("calm", "milder", "held", "known"):
+            stored.count(getattr(self, name), name)
+        if self.last_boundary < self.first_boundary:
+            raise ValueError("last_boundary: before first_boundary")
+        if self.last_call_boundary is not None:
+            stored.count(self.last_call_boundary, "last_call_boundary")
+        stored.text(self.reason, "reason")
+        stored.mapping(self.observed, "observed")
+        stored.mapping(self.expected, "expected")
+        ring = len(self.recent_calls)
+        if ring > MAX_RING:
+            raise ValueError(f"recent_calls: {ring} windows, more than {MAX_RING}")
+        stored.counts(self.recent_calls, "recent_calls")
+        stored.counts(self.recent_errors, "recent_errors", ring)
+        stored.numbers(self.recent_expected, "recent_expected", ring)
+        stored.numbers(self.recent_high, "recent_high", ring)
+        stored.number(self.silent_expected, "silent_expected")
+        stored.number(self.silent_effective, "silent_effective")
+        # Running sums: float subtraction may leave them a hair below zero.
+        stored.numbers(self.hour_sums, "hour_sums", 4, -math.inf)
+        stored.numbers(self.quarter_sums, "quarter_sums", 4, -math.inf)
+        stored.counts(self.five_sums, "five_sums", 2)
+        if type(self.recent_codes) is not list or len(self.recent_codes) > MAX_RING:
+            raise ValueError("recent_codes: expected a list of at most one entry per window")
+        for entry in self.recent_codes:
+            if type(entry) is not list or len(entry) != 2:
+                raise ValueError("recent_codes: expected [window end, error codes] entries")
+            stored.count(entry[0], "recent_codes")
+            stored.code_counts(entry[1], "recent_codes", MAX_RING * (MAX_ERROR_CODES + 1))
 
 
 def _copied(value: Any) -> Any:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector import stored
+
 # How many distinct error codes a window keeps; the rest are summed under "other".
 MAX_ERROR_CODES = 8
 
@@ -45,8 +47,16 @@ class WindowCounts:
 
     @classmethod
     def from_list(cls, raw: Sequence[Any]) -> WindowCounts:
+        """A stored window; ``ValueError`` for anything else (see ``detector.stored``)."""
+        if not isinstance(raw, list | tuple) or len(raw) != 4:
+            raise ValueError("window: expected [calls, errors, retries, error codes]")
         calls, errors, retries, codes = raw
-        return cls(int(calls), int(errors), int(retries), dict(codes))
+        return cls(
+            stored.count(calls, "window calls"),
+            stored.count(errors, "window errors"),
+            stored.count(retries, "window retries"),
+            dict(stored.code_counts(codes, "window error codes", MAX_ERROR_CODES + 1)),
+        )
 
 
 def window_start(ts: float, size: int) -> int:
@@ -117,8 +127,19 @@ class OperationWindows:
 
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> OperationWindows:
-        windows = {int(s): WindowCounts.from_list(w) for s, w in value["w"].items()}
-        return cls(int(value["p"]), value.get("i"), windows, value.get("t"))
+        """A stored value; ``ValueError`` for anything else (see ``detector.stored``)."""
+        stored.mapping(value, "window counts")
+        windows = {
+            stored.count(int(s), "window start"): WindowCounts.from_list(w)
+            for s, w in stored.mapping(value.get("w"), "windows").items()
+        }
+        integration, last = value.get("i"), value.get("t")
+        return cls(
+            stored.count(value.get("p"), "partition"),
+            None if integration is None else stored.text(integration, "integration"),
+            windows,
+            None if last is None else stored.number(last, "last call"),
+        )
 
 
 @dataclass(slots=True)

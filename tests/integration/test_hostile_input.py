@@ -169,3 +169,56 @@ async def test_names_with_control_or_bidi_characters_never_reach_metrics(
     text = metrics_text(worker.url)
     for char in ("\x00", "\x1b", "\u202e", "\u2066", "x" * 201):
         assert char not in text
+
+
+async def test_corrupt_changelog_records_are_quarantined_not_a_crash_loop(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    """A window restored with a negative count once crashed the worker after every
+    restart. Corrupt records are now skipped, logged once and counted; the operation
+    starts afresh and the worker keeps counting."""
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    app_id = worker_env["DETECTOR_APP_ID"]
+    first = start_worker(DETECTOR_PARTITIONS="1")
+    now = time.time()
+    ok = orjson.dumps({"operation": "Web.Form", "status": "ok", "timestamp": now})
+    await producer.send(topic, key=b"Web.Form", value=ok)
+    await producer.flush()
+    labels = {"operation": "Web.Form", "integration": ""}
+    await eventually(lambda: _window_calls(first, labels, 1))
+    await asyncio.sleep(3)  # Past the commit interval.
+    first.stop()
+    bad_windows = {"p": 0, "i": None, "t": now, "w": {str(int(now // 60 * 60)): [-5, 0, 0, {}]}}
+    for table, record in (
+        ("window-counts", orjson.dumps(bad_windows)),
+        ("operation-models", b'{"version": 2, "status": "exploded"}'),
+        ("operation-summaries", b'{"operation": 7}'),
+    ):
+        await producer.send(
+            f"{app_id}-{table}-changelog", key=b'"Web.Form"', value=record, partition=0
+        )
+    await producer.flush()
+    second = start_worker(DETECTOR_PARTITIONS="1")
+    await producer.send(topic, key=b"Web.Form", value=ok)
+    await producer.flush()
+
+    def quarantined() -> None:
+        m = scrape(second.url)
+        for table in ("window-counts", "operation-models", "operation-summaries"):
+            assert value(m, "detector_quarantined_records_total", table=table) == 1
+        assert value(m, "detector_window_calls", **labels) == 1  # Afresh: the new call.
+
+    await eventually(quarantined)
+    for _ in range(3):  # Evaluations keep running; each bad record is logged once.
+        await asyncio.sleep(2)
+        assert second.proc is not None
+        assert second.proc.poll() is None
+    log = "".join(second.log)
+    assert log.count("quarantined the window-counts record of 'Web.Form'") == 1
+    assert "Traceback" not in log
+
+
+def _window_calls(worker: WorkerProcess, labels: dict[str, str], n: int) -> None:
+    assert value(scrape(worker.url), "detector_window_calls", **labels) == n
