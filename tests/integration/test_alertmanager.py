@@ -26,7 +26,7 @@ from tests.integration.test_notify_worker import (  # noqa: F401 (fixtures)
 from tests.unit.notify_helpers import change
 
 pytestmark = pytest.mark.integration
-REPEAT = 2  # seconds between re-posts of a standing problem (the alert lives 4 of them)
+REPEAT = 3  # seconds between re-posts of a standing problem (the alert lives 4 of them)
 
 
 def active(server: Server, operation: str) -> list[dict[str, Any]]:
