@@ -83,10 +83,13 @@ def session_of(client: Client, auth: Auth, name: str) -> None:
     client.session.cookie_jar.update_cookies({COOKIE: auth.session_cookie(user, NOW)})
 
 
-async def login(client: Client, name: str, password: str = PASSWORD) -> int:
+async def login(
+    client: Client, name: str, password: str = PASSWORD, headers: dict[str, str] | None = None
+) -> int:
     response = await client.post(
         "/login",
         data={"user": name, "password": password, "next": "/"},
+        headers=headers,
         allow_redirects=False,
     )
     return response.status
