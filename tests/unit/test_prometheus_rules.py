@@ -31,6 +31,30 @@ def test_rule_files_and_scrape_config_are_valid() -> None:
     promtool("check", "config", "prometheus.yml")
 
 
+def test_the_kubernetes_scrape_config_keeps_the_k8s_workers() -> None:
+    config = yaml.safe_load((PROM / "prometheus.kubernetes.yml").read_text())
+    static = yaml.safe_load((PROM / "prometheus.yml").read_text())
+    assert config["rule_files"] == static["rule_files"]
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == static["scrape_configs"][0]["job_name"]
+    keep = {
+        r["source_labels"][0]: r["regex"]
+        for r in job["relabel_configs"]
+        if r.get("action") == "keep"
+    }
+    deployment = yaml.safe_load((PROM.parent / "k8s/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]
+    labels = {
+        f"__meta_kubernetes_pod_label_{k.replace('.', '_').replace('/', '_').replace('-', '_')}": v
+        for k, v in pod["metadata"]["labels"].items()
+    }
+    ports = [p["name"] for c in pod["spec"]["containers"] for p in c["ports"]]
+    assert keep.pop("__meta_kubernetes_pod_container_port_name") in ports
+    assert keep.items() <= labels.items()
+    namespaces = job["kubernetes_sd_configs"][0]["namespaces"]["names"]
+    assert deployment["metadata"]["namespace"] in namespaces
+
+
 def test_rule_unit_tests_pass() -> None:
     assert TESTS
     out = promtool("test", "rules", *map(str, TESTS))
