@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from agents import oplog
+from detector.cardinality import Roster
 from detector.errors import DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
 from detector.windows import OperationWindows, WindowCounts, aggregate, closed_until
@@ -47,6 +48,7 @@ def register(detector: Detector) -> None:
     limits = settings.limits
     # Newest event time read per partition, before the batch at hand (late events).
     watermarks: dict[int, float] = {}
+    roster = Roster(settings.max_operations, settings.max_operations_per_integration)
 
     @detector.app.agent(detector.topics.calls, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -54,6 +56,12 @@ def register(detector: Detector) -> None:
             started = time.perf_counter()
             records = [_raw(event.message) for event in events]
             decoded = decode_batch(records, limits)
+            refused = _refuse(detector, roster, decoded)
+            if refused:
+                await _dead_letter(
+                    detector, [(r, refused[r.key]) for r in records if r.key in refused]
+                )
+                decoded = decode_batch([r for r in records if r.key not in refused], limits)
             await _dead_letter(detector, decoded.invalid)
             await _rekey(detector, decoded.misrouted)
             await oplog.forward(
@@ -65,6 +73,15 @@ def register(detector: Detector) -> None:
             await _store(detector, decoded, watermarks)
             _observe(detector, events, decoded)
             detector.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+
+def _refuse(detector: Detector, roster: Roster, decoded: DecodedBatch) -> dict[Any, DecodeError]:
+    """Record keys of new operations past the caps (``detector.cardinality``), with why."""
+    if len(roster.operations) != len(detector.counts.data):  # Rebalanced, or late-only.
+        items = list(detector.counts.data.items())
+        roster.sync((op, v.get("i") if isinstance(v, dict) else None) for op, v in items)
+    refused = roster.refuse(decoded.batch.names, decoded.batch.integrations)
+    return {op.encode(): DecodeError("too_many_operations", why) for op, why in refused.items()}
 
 
 def _raw(message: Any) -> RawRecord:

@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         description="Longest operation or integration name; longer records are dead-lettered "
         "(invalid_name, as are names with control or bidi characters).",
     )
+    max_operations: int = Field(
+        20_000,
+        ge=1,
+        description="Most operations one worker tracks; calls of further new operations are "
+        "dead-lettered (too_many_operations).",
+    )
+    max_operations_per_integration: int = Field(
+        5_000,
+        ge=1,
+        description="Most operations of one integration a worker tracks (too_many_operations).",
+    )
     batch_within: float = Field(0.2, gt=0, description="Longest wait, in seconds, to fill a batch.")
     detection_config: Path | None = Field(
         None, description="YAML file of per-operation detection rules (see deploy/)."

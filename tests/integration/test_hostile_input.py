@@ -222,3 +222,36 @@ async def test_corrupt_changelog_records_are_quarantined_not_a_crash_loop(
 
 def _window_calls(worker: WorkerProcess, labels: dict[str, str], n: int) -> None:
     assert value(scrape(worker.url), "detector_window_calls", **labels) == n
+
+
+async def test_operations_past_the_caps_are_dead_lettered(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    """A producer that puts an id into the operation name must not grow the worker."""
+    worker = start_worker(DETECTOR_MAX_OPERATIONS="3", DETECTOR_MAX_OPERATIONS_PER_INTEGRATION="2")
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    now = time.time()
+    names = [(f"Order.{i}", "shop") for i in range(4)] + [("Crm.Sync", None), ("Pos.Sale", "pos")]
+    for name, integration in names:
+        event = {"operation": name, "integration": integration, "status": "ok", "timestamp": now}
+        await producer.send(topic, key=name.encode(), value=orjson.dumps(event))
+        await producer.flush()
+        await asyncio.sleep(0.3)  # One batch each: admitted in this order.
+
+    def capped() -> None:
+        m = scrape(worker.url)
+        assert value(m, "detector_invalid_events_total", reason="too_many_operations") == 3
+        tracked = {
+            dict(labels)["operation"]
+            for (name, labels) in m
+            if name == "detector_operation_calls_total"
+        }
+        assert tracked == {"Order.0", "Order.1", "Crm.Sync"}
+
+    await eventually(capped)
+    got = await dead_letters(kafka, f"{topic}.invalid", 3)
+    assert {dict(m.headers)["x-detector-reason"] for m in got} == {b"too_many_operations"}
+    assert {m.key for m in got} == {b"Order.2", b"Order.3", b"Pos.Sale"}
