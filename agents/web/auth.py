@@ -121,7 +121,7 @@ class Auth:
 
     def _session_user(self, cookie: str, now: float) -> User | None:
         body, _, sig = cookie.rpartition(".")
-        if not hmac.compare_digest(self._sign(body), sig):
+        if not _equal(self._sign(body), sig):
             return None
         try:
             name, expires, fingerprint = body.split(".")
@@ -131,7 +131,7 @@ class Auth:
         except ValueError:
             return None
         user = self.users.current.get(decoded)
-        if user is None or not hmac.compare_digest(self._fingerprint(user), fingerprint):
+        if user is None or not _equal(self._fingerprint(user), fingerprint):
             return None
         return user
 
@@ -184,9 +184,7 @@ class Auth:
 
     def _check_csrf(self, request: web.Request, form_token: str | None = None) -> None:
         sent = request.headers.get("X-CSRF-Token") or form_token or ""
-        if not self._same_origin(request) or not hmac.compare_digest(
-            sent, self.csrf_token(request)
-        ):
+        if not self._same_origin(request) or not _equal(sent, self.csrf_token(request)):
             raise web.HTTPForbidden(text="Missing or wrong CSRF token: reload the page.")
 
     @web.middleware
@@ -261,6 +259,11 @@ class Auth:
         )
 
 
+def _equal(expected: str, sent: str) -> bool:
+    """Constant-time, and safe for whatever a client sends (non-ASCII str would raise)."""
+    return hmac.compare_digest(expected.encode(), sent.encode("utf-8", "surrogateescape"))
+
+
 def _kind(request: web.Request) -> str:
     route = request.match_info.route
     if isinstance(route.resource, web.StaticResource):
@@ -271,7 +274,7 @@ def _kind(request: web.Request) -> str:
 def require_bearer(request: web.Request, token: str) -> None:
     """For an ``open_route`` guarded by one shared token (``/metrics``): 401 unless sent."""
     sent = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+    if not _equal(f"Bearer {token}", sent):
         raise _unauthorized("This endpoint needs its bearer token.")
 
 

@@ -313,3 +313,15 @@ async def test_state_changes_through_the_proxy_need_the_csrf_token(client: Clien
     csrf = (await (await client.get("/api/me", headers=sso)).json())["csrf"]
     both = {**sso, "X-CSRF-Token": csrf}
     assert (await client.post("/logout", headers=both, allow_redirects=False)).status == 303
+
+
+async def test_garbage_credentials_are_refused_not_crashed_on(setup: tuple[Client, Any]) -> None:
+    client, auth = setup
+    for cookie in ("é.1.2.3", "....", "x", "YW5uYQ.notanumber.ab.cd", "Zm9v.9999999999.é.é"):
+        client.session.cookie_jar.update_cookies({COOKIE: cookie})
+        assert (await client.get("/api/operations")).status == 401, cookie
+    session_of(client, auth, "anna")
+    response = await client.post("/logout", headers={"X-CSRF-Token": "é"}, allow_redirects=False)
+    assert response.status == 403
+    bad = await client.get("/api/operations", headers={"Authorization": "Bearer é"})
+    assert bad.status == 401
