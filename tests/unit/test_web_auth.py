@@ -325,3 +325,31 @@ async def test_garbage_credentials_are_refused_not_crashed_on(setup: tuple[Clien
     assert response.status == 403
     bad = await client.get("/api/operations", headers={"Authorization": "Bearer é"})
     assert bad.status == 401
+
+
+async def test_open_routes_skip_the_login_and_may_ask_their_own_token(users_path: Path) -> None:
+    """How /metrics (DETECTOR_METRICS_TOKEN) and producer ingest declare their own auth."""
+    from aiohttp import web
+
+    from agents.web.auth import open_route, require_bearer
+
+    @open_route
+    async def scrape(request: web.Request) -> web.Response:
+        require_bearer(request, "metrics-secret")
+        return web.Response(text="ok")
+
+    @open_route
+    async def probe(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app, _ = build_app(users_path, summaries(), read_log)
+    app.router.add_get("/scrape", scrape)
+    app.router.add_get("/probe", probe)
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/probe")).status == 200
+        assert (await client.get("/scrape")).status == 401
+        wrong = await client.get("/scrape", headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+        right = await client.get("/scrape", headers={"Authorization": "Bearer metrics-secret"})
+        assert right.status == 200
+        assert right.headers["X-Frame-Options"] == "DENY"
