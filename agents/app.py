@@ -14,10 +14,11 @@ import faust
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from agents import evaluate, ingest, oplog, web_metrics
+from agents import evaluate, health, ingest, oplog, web_metrics
 from agents.context import Detector, Topics
 from agents.files import read_yaml
 from agents.links import LinkMaker
+from agents.logs import quiet_repeats
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
@@ -172,4 +173,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         limits=settings.limits,
     ).add_routes(web_app)
     web_metrics.register(detector)
+    health.register(detector)
+
+    @app.task
+    async def _quiet_repeats() -> None:  # Runs once the worker has set up logging.
+        quiet_repeats()
+
     return detector

@@ -72,6 +72,7 @@ class StatusCollector(Collector):
         self._counts = counts
         self._summaries = summaries
         self._models = models
+        self._quarantine = quarantine
         self._restore = quarantine.decode
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -117,19 +118,25 @@ class StatusCollector(Collector):
             if summary.error_ratio_normal is not None:
                 normal.add_metric(labels, summary.error_ratio_normal)
         yield from (status, observed, expected, ratio, normal)
-        judged = [
-            boundary
-            for operation, raw in list(self._models.data.items())
-            if raw is not None
-            and (boundary := self._restore(models_table.NAME, operation, raw, _last_boundary))
-            is not None
-        ]
-        if judged:
+        judged = last_judged(self._models, self._quarantine)
+        if judged is not None:
             yield GaugeMetricFamily(
                 "detector_last_judged_window_end_timestamp_seconds",
                 "End (Unix time) of the newest event-time window this worker has judged.",
-                value=max(judged),
+                value=judged,
             )
+
+
+def last_judged(models: Any, quarantine: Quarantine) -> int | None:
+    """The end of the newest window this worker has judged (None before any)."""
+    judged = [
+        boundary
+        for operation, raw in list(models.data.items())
+        if raw is not None
+        and (boundary := quarantine.decode(models_table.NAME, operation, raw, _last_boundary))
+        is not None
+    ]
+    return max(judged) if judged else None
 
 
 def _last_boundary(raw: Any) -> int:

@@ -1,0 +1,32 @@
+"""Repeated warnings are held back for an interval and counted in the next one."""
+
+from __future__ import annotations
+
+import logging
+
+from agents.logs import Repeats
+
+
+def _record(msg: str, level: int = logging.ERROR, name: str = "aiokafka") -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, None, None)
+
+
+def test_repeats_are_held_back_and_counted() -> None:
+    now = [0.0]
+    repeats = Repeats(60.0, clock=lambda: now[0])
+    assert repeats.filter(_record("Unable connect to node %s"))
+    passed = []
+    for i in range(412):
+        now[0] = i * 0.1
+        passed.append(repeats.filter(_record("Unable connect to node %s")))
+    assert not any(passed)
+    assert repeats.filter(_record("another error"))  # Another kind is not held back.
+    assert repeats.filter(_record("Unable connect to node %s", logging.INFO))  # Nor info.
+    now[0] = 61.0
+    late = _record("Unable connect to node %s")
+    assert repeats.filter(late)
+    assert late.msg.endswith("; 412 similar in the last 60 s")
+    fresh = _record("Unable connect to node %s")
+    now[0] = 130.0
+    assert repeats.filter(fresh)
+    assert fresh.msg == "Unable connect to node %s"
