@@ -11,8 +11,9 @@ reporter.report("Website.Subscribe", ok=False, error_code="invalid_email", paylo
 asyncio code. A background thread with its own event loop sends the buffer with aiokafka:
 successes pre-aggregated per operation per second, failures one by one. When Kafka is
 away, the thread keeps retrying and what does not fit in the buffer is dropped and
-counted (``reporter.counters()``), never raised. ``close()`` (also at interpreter exit,
-or leaving ``with Reporter(...)``) sends what is left, waiting at most its timeout.
+counted (``reporter.counters()``, or ``ReporterMetrics`` for Prometheus), never raised.
+``close()`` (also at interpreter exit, or leaving ``with Reporter(...)``) sends what is
+left, waiting at most its timeout.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from detector.reporting import Counters, Outgoing, ReportBuffer
 
@@ -280,3 +282,38 @@ class Reporter:
         if now - self._last_warning >= 60.0:
             self._last_warning = now
             log.warning("operation reports: %s", message)
+
+
+class ReporterMetrics:
+    """A reporter's counters for the service's own Prometheus registry:
+    ``prometheus_client.REGISTRY.register(ReporterMetrics(reporter))``."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def collect(self) -> Iterator[Metric]:
+        counters = self.reporter.counters()
+        calls = CounterMetricFamily(
+            "detector_reporter_calls",
+            "Calls given to report() (reported) and acknowledged by Kafka (sent).",
+            labels=["result"],
+        )
+        calls.add_metric(["reported"], counters.reported)
+        calls.add_metric(["sent"], counters.sent)
+        dropped = CounterMetricFamily(
+            "detector_reporter_dropped_calls",
+            "Reported calls dropped, by reason (buffer_full, invalid, rejected, closed).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(counters.dropped.items()):
+            dropped.add_metric([reason], count)
+        pending_calls, pending_bytes = self.reporter.pending()
+        pending = GaugeMetricFamily(
+            "detector_reporter_pending_calls", "Reported calls not yet acknowledged by Kafka."
+        )
+        pending.add_metric([], pending_calls)
+        buffered = GaugeMetricFamily(
+            "detector_reporter_buffered_bytes", "Bytes of serialized records waiting to be sent."
+        )
+        buffered.add_metric([], pending_bytes)
+        yield from (calls, dropped, pending, buffered)

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from agents.producer import Reporter
+from agents.producer import Reporter, ReporterMetrics
 from tests.integration.conftest import ROOT, WorkerProcess, eventually, free_port
 from tests.integration.metrics_scrape import scrape, value
 
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.integration
 
 EXITING_SERVICE = """
 import sys
-from agents.producer import Reporter
+from prometheus_client import CollectorRegistry
+
+from agents.producer import Reporter, ReporterMetrics
 reporter = Reporter(sys.argv[1], sys.argv[2], integration="batch")
 for i in range(300):
     reporter.report("Batch.Export", ok=i % 3 != 0, error_code="E42", source_record=i)
@@ -105,6 +108,14 @@ def test_with_kafka_unreachable_report_returns_at_once_and_memory_is_bounded() -
     # Instant: the mean is microseconds; the slowest is a scheduler hiccup, not Kafka.
     assert elapsed / n < 0.001, elapsed
     assert slowest < 0.5, slowest
+    registry = CollectorRegistry()
+    registry.register(ReporterMetrics(reporter))
+    assert registry.get_sample_value("detector_reporter_calls_total", {"result": "reported"}) == n
+    full = registry.get_sample_value(
+        "detector_reporter_dropped_calls_total", {"reason": "buffer_full"}
+    )
+    assert full == counters.dropped["buffer_full"]
+    assert registry.get_sample_value("detector_reporter_buffered_bytes") == pending_bytes
     t = time.perf_counter()
     assert reporter.close(timeout=1.0) is False
     assert time.perf_counter() - t < 5
