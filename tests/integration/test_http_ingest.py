@@ -42,7 +42,9 @@ async def test_posted_calls_are_counted_exactly(
         + [{"operation": "Shop.Refund", "count": 50, "errors": 5, "timestamp": now}]
         + [{"operation": "Shop.Refund", "status": "sideways"}]
     )
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+    async with aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=aiohttp.ClientTimeout(total=60)
+    ) as http:
         async with http.post(f"{worker.url}/api/calls", data=ndjson) as response:
             assert response.status == 202
             assert (await response.json())["accepted"] == 2000

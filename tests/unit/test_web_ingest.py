@@ -3,6 +3,7 @@ size limit, the three body forms, counts and reasons, and Kafka failures (503)."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,10 +30,13 @@ class FakeKafka:
     def __init__(self) -> None:
         self.written: list[Outgoing] = []
         self.down = False
+        self.stuck = False
 
     async def write(self, messages: list[Outgoing]) -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
+        if self.stuck:
+            await asyncio.sleep(3600)
         self.written.extend(messages)
 
 
@@ -45,9 +49,14 @@ def kafka() -> FakeKafka:
 async def client(kafka: FakeKafka) -> AsyncIterator[Client]:
     app = web.Application()
     tokens = parse_tokens(f"shop={TOKEN},crm=crm-token-0123456789", "test")
-    Ingest(tokens, kafka.write, CollectorRegistry(), max_bytes=4096, clock=lambda: NOW).add_routes(
-        app
-    )
+    Ingest(
+        tokens,
+        kafka.write,
+        CollectorRegistry(),
+        max_bytes=4096,
+        write_timeout=0.2,
+        clock=lambda: NOW,
+    ).add_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -118,8 +127,11 @@ async def test_nothing_valid_is_400_and_empty_is_400(client: Client, kafka: Fake
     assert kafka.written == []
 
 
-async def test_kafka_down_is_503_with_retry_after(client: Client, kafka: FakeKafka) -> None:
-    kafka.down = True
+@pytest.mark.parametrize("fault", ["down", "stuck"])
+async def test_kafka_down_or_stuck_is_503_with_retry_after(
+    client: Client, kafka: FakeKafka, fault: str
+) -> None:
+    setattr(kafka, fault, True)
     response = await client.post(PATH, data=orjson.dumps(call()), headers=AUTH)
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"
