@@ -21,12 +21,14 @@ from typing import Any
 
 import orjson
 
+from detector.events import name_problem
+
 # The contract's limits (detector.events.OperationCall): longer text is cut to fit, so a
-# report is never dead-lettered for a long message; an operation name is never cut.
+# report is never dead-lettered for a long message; a name is never cut (an operation or
+# integration name the worker would refuse is counted as invalid here).
 # Without a payload a record stays far below ``max_record_bytes``.
 MAX_NAME = 200
 _TEXT_LIMITS = {
-    "integration": 200,
     "event_id": 200,
     "error_code": 200,
     "error_message": 10_000,
@@ -110,12 +112,15 @@ class ReportBuffer:
     ) -> bool:
         """One call; False if it was dropped (and counted). Never raises for bad input."""
         self.counters.reported += 1
-        if not isinstance(operation, str) or not 0 < len(operation) <= MAX_NAME or at <= 0:
+        if not _valid_name(operation) or not (integration is None or _valid_name(integration)):
+            self.counters.dropped["invalid"] += 1
+            return False
+        if at <= 0:
             self.counters.dropped["invalid"] += 1
             return False
         success = ok and not retrying
         if success and evidence.get("event_id") is None:
-            return self._success(operation, _text("integration", integration), at, 1)
+            return self._success(operation, integration, at, 1)
         if success:  # Followed by its event_id (lifecycle); a success's payload is not kept.
             evidence.pop("payload", None)
         record: dict[str, Any] = {
@@ -224,6 +229,11 @@ def _dumps(record: dict[str, Any]) -> bytes | None:
         return orjson.dumps(record, default=str, option=_DUMP_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is one: e.g. an integer over 64 bits.
         return None
+
+
+def _valid_name(name: Any) -> bool:
+    """An operation or integration name the worker accepts (printable, not too long)."""
+    return isinstance(name, str) and bool(name) and name_problem(name, MAX_NAME) is None
 
 
 def _text(name: str, value: Any) -> Any:

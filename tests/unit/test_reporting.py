@@ -145,7 +145,9 @@ def test_invalid_reports_are_counted_not_raised() -> None:
     assert not buffer.report("x" * 201, ok=False, at=T0)
     assert not buffer.report(None, ok=True, at=T0)
     assert not buffer.report("A", ok=True, at=0)
-    assert buffer.counters.dropped["invalid"] == 4
+    assert not buffer.report("Web\u202eSite", ok=True, at=T0)  # A bidi control character.
+    assert not buffer.report("A", ok=False, at=T0, integration="i" * 201)
+    assert buffer.counters.dropped["invalid"] == 6
     assert not buffer
 
 
