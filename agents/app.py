@@ -170,6 +170,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         http_ingest.kafka_writer(app, settings.calls_topic),
         registry,
         max_bytes=settings.ingest_max_bytes,
+        write_timeout=settings.ingest_write_timeout,
         limits=settings.limits,
     ).add_routes(web_app)
     web_metrics.register(detector)

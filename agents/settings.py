@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest HTTP ingest body in bytes (413 beyond)."
     )
+    ingest_write_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds HTTP ingest waits for Kafka to acknowledge a request (503 beyond).",
+    )
     web_host: str = Field("127.0.0.1", description="Address of the dashboard and /metrics.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the dashboard and /metrics.")
     data_dir: Path = Field(Path(".detector-data"), description="Worker's local state directory.")

@@ -62,7 +62,7 @@ class Ingest:
         *,
         max_bytes: int,
         limits: Limits = LIMITS,
-        write_timeout: float = 30.0,
+        write_timeout: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tokens = tokens
