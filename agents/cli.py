@@ -95,11 +95,13 @@ def _replay(args: argparse.Namespace) -> int:
     config = load_detection_config(settings)
     window = args.window_seconds or settings.window_seconds
     limits = settings.limits
+    report = sys.stdout if args.report else None
     if args.output:
         with open(args.output, "wb") as out:
-            run_replay(Path(args.events), config, window, out, limits)
+            run_replay(Path(args.events), config, window, out, limits, report)
     else:
-        run_replay(Path(args.events), config, window, sys.stdout.buffer, limits)
+        sink = None if args.report else sys.stdout.buffer
+        run_replay(Path(args.events), config, window, sink, limits, report)
     return 0
 
 
@@ -138,11 +140,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
         start = now - args.days * 86400 if args.start is None else args.start
         start = start - start % 86400
-        labelled = suite_incidents(start) if args.suite else []
+        labelled = suite_incidents(start, realistic=not args.plain) if args.suite else []
         injected, lifecycle = _incidents(args.incident, now, args.lifecycle)
         end = start + args.days * 86400
         with open(args.to_file, "wb") as out:
-            written = write_simulation(out, start, end, labelled + injected, args.seed, lifecycle)
+            written = write_simulation(
+                out, start, end, labelled + injected, args.seed, lifecycle, not args.plain
+            )
         print(f"simulate: wrote {written:,} records to {args.to_file}", file=sys.stderr)
         return 0
     from agents.clients import simulate_live
@@ -164,6 +168,7 @@ def _simulate(args: argparse.Namespace) -> int:
             minutes=args.minutes,
             report=lambda line: print(f"simulate: {line}", flush=True),
             lifecycle=lifecycle,
+            realistic=not args.plain,
         )
     )
     return 0
@@ -236,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", help="detection rules file (as DETECTOR_DETECTION_CONFIG)")
     replay.add_argument("--output", "-o", help="write the changes here instead of stdout")
     replay.add_argument("--window-seconds", type=int, help="window size (as the worker's)")
+    replay.add_argument(
+        "--report",
+        action="store_true",
+        help="print per operation the problem episodes, alarms per 100 days and how long "
+        "the evidence ran (the changes go to --output only)",
+    )
     replay.set_defaults(run=_replay)
     simulate = sub.add_parser(
         "simulate",
@@ -267,10 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
         "retrying, delivered or failed)",
     )
     simulate.add_argument(
-        "--backfill-hours", type=float, default=3.0, help="history to publish first (live)"
+        "--backfill-hours",
+        type=float,
+        default=192.0,
+        help="history to publish first (live): 8 days, so expectations show at once",
     )
     simulate.add_argument("--minutes", type=int, help="stop after this many minutes (live)")
     simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--plain",
+        action="store_true",
+        help="Poisson traffic around a smooth seasonal level (the old suite), not realistic",
+    )
     simulate.set_defaults(run=_simulate)
     subscriptions = sub.add_parser(
         "subscriptions", help="check the subscriptions file (see `subscriptions test -h`)"

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from detector.simulate import PROFILES, Incident, generate
+from detector.simulate import Incident, simulated
 from detector.simulate_events import LIFECYCLE_PROFILES, Due, LifecycleIncident, lifecycle_events
 from detector.status import StatusChange
 
@@ -93,6 +93,7 @@ async def simulate_live(
     minutes: int | None,
     report: Callable[[str], None],
     lifecycle: list[LifecycleIncident] | None = None,
+    realistic: bool = True,
 ) -> None:
     """Publish simulated traffic: ``backfill_seconds`` of history at once, then each
     minute as it ends (for ``minutes`` minutes, or until interrupted). With
@@ -106,13 +107,13 @@ async def simulate_live(
         if lifecycle is not None
         else iter(())
     )
-    history = generate(PROFILES, incidents, first, now, seed=seed)
+    history = simulated(incidents, first, now, seed, realistic, origin=first)
     sent = await publish(broker, topic, [*history, *events.until(now)])
     report(f"published {sent:,} records of history ({backfill_seconds // 3600} h)")
     minute = now
     while minutes is None or minute < now + minutes * 60:
         await asyncio.sleep(max(0.0, minute + 61 - time.time()))
-        records = generate(PROFILES, incidents, minute, minute + 60, seed=seed)
+        records = simulated(incidents, minute, minute + 60, seed, realistic, origin=first)
         sent = await publish(broker, topic, [*records, *events.until(minute + 60)])
         report(f"{datetime.fromtimestamp(minute, tz=UTC):%H:%M} published {sent} records")
         minute += 60

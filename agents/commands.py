@@ -7,16 +7,18 @@ import heapq
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import orjson
 
+from detector.backtest import backtest, render
 from detector.errors import ConfigError, DecodeError
 from detector.events import LIMITS, Limits, OperationCall, decode
 from detector.opconfig import DetectionConfig
 from detector.replay import ReplayStats, replay
-from detector.simulate import PROFILES, Incident, generate
+from detector.simulate import Incident, simulated
 from detector.simulate_events import LIFECYCLE_PROFILES, LifecycleIncident, lifecycle_events
 
 
@@ -38,18 +40,28 @@ def read_calls(path: Path, invalid: list[int], limits: Limits = LIMITS) -> Itera
 
 
 def run_replay(
-    path: Path, config: DetectionConfig, window: int, out: IO[bytes], limits: Limits = LIMITS
+    path: Path,
+    config: DetectionConfig,
+    window: int,
+    out: IO[bytes] | None,
+    limits: Limits = LIMITS,
+    report: IO[str] | None = None,
 ) -> None:
+    """Replay a file; the changes go to ``out``, the backtest report to ``report``."""
     stats, invalid = ReplayStats(), list[int]()
     started = time.perf_counter()
-    changes = 0
+    changes = []
     for change in replay(read_calls(path, invalid, limits), config, window, stats):
-        out.write(change.model_dump_json().encode() + b"\n")
-        changes += 1
+        if out is not None:
+            out.write(change.model_dump_json().encode() + b"\n")
+        changes.append(change)
     elapsed = time.perf_counter() - started
+    if report is not None:
+        until = datetime.fromtimestamp(stats.newest, tz=UTC)
+        report.write("\n".join(render(backtest(changes, until))) + "\n")
     print(
         f"replay: {stats.events:,} events ({stats.calls:,} calls, {len(stats.operations)} "
-        f"operations) in {elapsed:.1f} s: {changes} status changes; "
+        f"operations) in {elapsed:.1f} s: {len(changes)} status changes; "
         f"{len(invalid)} invalid lines skipped; {stats.late} events out of order skipped",
         file=sys.stderr,
     )
@@ -62,13 +74,15 @@ def write_simulation(
     incidents: list[Incident],
     seed: int,
     lifecycle: list[LifecycleIncident] | None = None,
+    realistic: bool = True,
 ) -> int:
-    """Simulated traffic as JSON lines in timestamp order; with ``lifecycle``, the
-    lifecycle operations' status messages too."""
+    """Simulated traffic as JSON lines in timestamp order (``realistic``: the realistic
+    families, ``detector.simulate.Realism``); with ``lifecycle``, the lifecycle
+    operations' status messages too."""
     written = 0
     total = max(1, end - start)
     last_report = time.monotonic()
-    records = generate(PROFILES, incidents, start, end, seed=seed)
+    records = simulated(incidents, start, end, seed, realistic)
     if lifecycle is not None:
         events = lifecycle_events(LIFECYCLE_PROFILES, lifecycle, start, end, seed=seed)
         records = heapq.merge(records, events, key=lambda r: float(r["timestamp"]))

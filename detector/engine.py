@@ -197,10 +197,14 @@ class Engine:
         # Cheap tests first: most windows of a healthy operation end here.
         # A drop already reported is not re-reported as silence when the trickle pauses.
         dropped = st.status is Status.SOME_PROBLEMS and _is_drop(st.observed)
-        if st.recent_calls[-1] == 0 and not dropped and (
-            st.silent_effective >= SILENCE_FLOOR
-            or rule.expect_every is not None
-            or st.baseline.period
+        if (
+            st.recent_calls[-1] == 0
+            and not dropped
+            and (
+                st.silent_effective >= SILENCE_FLOOR
+                or rule.expect_every is not None
+                or st.baseline.period
+            )
         ):
             found = self._silence(st, rule, start, days, in_schedule, when)
             if found is not None:
@@ -229,7 +233,8 @@ class Engine:
                 st.volume["observed"],
                 st.volume["expected"],
             )
-        if st.known >= self.quarter and not st.baseline.period:  # Jobs come in batches.
+        batched = st.baseline.period or st.baseline.dispersion > rules.BATCHED
+        if st.known >= self.quarter and not batched:
             return rules.resend_loop(
                 15,
                 int(st.quarter_sums[0]),
@@ -306,8 +311,14 @@ class Engine:
         weekday, hour = local_hour(hour_start, self.calendar.zone)
         in_schedule = rule.schedule is None or rule.schedule.contains(weekday, hour * 60)
         finding = None
-        if scaled < rules.MIN_HOUR_EXPECTED or baseline.period:
-            st.volume = None  # Quiet hours and scheduled jobs are not judged by volume.
+        if (
+            scaled < rules.MIN_HOUR_EXPECTED
+            or baseline.period
+            or baseline.dispersion > rules.BATCHED
+        ):
+            # Quiet hours, scheduled jobs and batches are not judged by volume: a batch
+            # that slips across an hour boundary doubles one hour and empties the next.
+            st.volume = None
             return
         if not rule.mute and in_schedule and st.status is not Status.LEARNING:
             kind, _ = hour_kind(hour_start, self.calendar)

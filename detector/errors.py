@@ -1,6 +1,5 @@
 """The project's exception tree: one root, so callers can catch everything we raise."""
 
-
 from __future__ import annotations
 
 from pydantic import ValidationError

@@ -63,10 +63,7 @@ LIMITS = Limits()
 def name_problem(name: str, max_length: int) -> str | None:
     """Why ``name`` cannot be an operation or integration name, or None if it can."""
     if len(name) > max_length:
-        return (
-            f"is {len(name)} characters long, more than {max_length} "
-            "(DETECTOR_MAX_NAME_LENGTH)"
-        )
+        return f"is {len(name)} characters long, more than {max_length} (DETECTOR_MAX_NAME_LENGTH)"
     if name.isprintable():  # The common case, in one C call.
         return None
     for position, char in enumerate(name):
@@ -76,6 +73,7 @@ def name_problem(name: str, max_length: int) -> str | None:
                 "names must be printable text"
             )
     return None
+
 
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11

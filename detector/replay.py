@@ -29,6 +29,7 @@ class ReplayStats:
     events: int = 0
     late: int = 0  # Events for a window already judged (out of timestamp order).
     operations: set[str] = field(default_factory=set)
+    newest: float = 0.0  # The newest event time read: where the replayed history ends.
 
 
 def replay(
@@ -71,6 +72,7 @@ def replay(
             counts.add_codes({call.error_code or "unknown": errors})
         stats.calls += n
         stats.events += 1
+    stats.newest = newest
     if judged is not None:
         # The file has ended: nothing late can arrive, so no grace.
         yield from run.advance_all(closed_until(window_seconds, 0.0, newest))

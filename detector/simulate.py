@@ -358,3 +358,19 @@ def true_rate(
     day_start = (ts + utc_offset) // DAY * DAY - utc_offset
     rates, _ = minute_rates(profile, day_start, seed, utc_offset, realism)
     return float(rates[(ts - day_start) // 60])
+
+
+def simulated(
+    incidents: list[Incident],
+    start: int,
+    end: int,
+    seed: int,
+    realistic: bool,
+    origin: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The simulator's traffic for [start, end): the realistic operations and families
+    (growth counted from ``origin``, default ``start``), or the plain twelve."""
+    if not realistic:
+        return generate(PROFILES, incidents, start, end, seed=seed)
+    realism = Realism(origin=start if origin is None else origin)
+    return generate(REALISTIC_PROFILES, incidents, start, end, seed=seed, realism=realism)

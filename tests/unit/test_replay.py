@@ -95,6 +95,22 @@ def test_cli_replay_writes_changes_and_reports_bad_lines(tmp_path: Path) -> None
     assert all(c["detected_at"] is None for c in changes)
 
 
+def test_cli_replay_report_lists_episodes_per_operation(tmp_path: Path) -> None:
+    start = MONDAY + DAY + 12 * 3600
+    outage = Incident("Website.Subscribe", "silence", start, start + 3600)
+    events = tmp_path / "events.jsonl"
+    records = generate(PROFILES[:3], [outage], MONDAY, MONDAY + 2 * DAY, seed=2)
+    events.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    done = detector_cli("replay", str(events), "--report")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("operation")
+    row = next(line for line in lines if line.startswith("Website.Subscribe "))
+    assert row.split()[1:3] == ["2.0", "1"]  # Two days, one episode.
+    assert any("Website.Subscribe: no_calls after" in line for line in lines)
+    assert not any(line.startswith("{") for line in lines)  # The report, not the changes.
+
+
 def test_cli_replay_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:
     done = detector_cli("replay", str(tmp_path / "nope.jsonl"))
     assert done.returncode == 2
