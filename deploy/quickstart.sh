@@ -2,7 +2,8 @@
 # The README's first command: install, start the local Kafka broker, run the worker and
 # publish simulated traffic, so the dashboard and /metrics fill up: eight days of
 # realistic history first (about 66,000 records, published in seconds), so expectations
-# and statuses show at once, then each minute as it ends. Ctrl-C stops the worker and the simulator; the broker keeps running (deploy/kafka/broker.sh stop).
+# and statuses show at once, then each minute as it ends. Ctrl-C stops the worker and
+# the simulator; the broker keeps running (deploy/kafka/broker.sh stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
