@@ -21,6 +21,7 @@ from aiohttp import web
 from agents.links import LinkMaker
 from agents.web.auth import current_user, link_route
 from detector import links
+from detector.listing import MAX_LIMIT, Query, select
 from detector.masking import FieldRules, mask_text
 from detector.oplog import LogEntry, page
 from detector.summary import OperationSummary
@@ -69,14 +70,34 @@ class Dashboard:
         user = current_user(request)
         return [
             raw
-            for _, raw in sorted(self.summaries().items())
-            if raw and user is not None and user.sees(raw.get("integration"))
+            for raw in list(self.summaries().values())
+            if isinstance(raw, Mapping) and user is not None and user.sees(raw.get("integration"))
         ]
 
     async def operations(self, request: web.Request) -> web.Response:
+        """One page of the operations, problems first (``detector.listing``)."""
         now = self.clock()
-        rows = [self._row(raw, now) for raw in self._visible(request)]
-        return web.json_response({"generated_at": now, "operations": rows})
+        query = _query(request)
+        found = select(self._visible(request), query)
+        rows = []
+        for raw in found.rows:
+            try:
+                rows.append(self._row(raw, now))
+            except ValueError:  # A summary that fails validation is left out, not a 500.
+                continue
+        return web.json_response(
+            {
+                "generated_at": now,
+                "operations": rows,
+                "total": found.total,
+                "offset": query.offset,
+                "limit": query.limit,
+                "all": found.operations,
+                "problems": found.problems,
+                "statuses": found.statuses,
+                "integrations": found.integrations,
+            }
+        )
 
     async def operation(self, request: web.Request) -> web.Response:
         raw = self.summaries().get(request.match_info["operation"])
@@ -135,3 +156,23 @@ def _number(text: str | None, default: float) -> float:
         return float(text) if text else default
     except ValueError:
         raise web.HTTPBadRequest(text=f"{text!r} is not a number.") from None
+
+
+def _query(request: web.Request) -> Query:
+    """The listing query from the URL; a bad number is a 400 naming the parameter."""
+    params = request.query
+    numbers = {}
+    for name, default in (("offset", 0), ("limit", 500)):
+        text = params.get(name, str(default))
+        if not text.isdigit() or (name == "limit" and not 1 <= int(text) <= MAX_LIMIT):
+            raise web.HTTPBadRequest(
+                text=f"{name} must be a whole number (limit: 1 to {MAX_LIMIT}), got {text[:20]!r}"
+            )
+        numbers[name] = int(text)
+    return Query(
+        status=params.get("status") or None,
+        integration=params.get("integration"),
+        q=params.get("q", "")[:200],
+        offset=numbers["offset"],
+        limit=numbers["limit"],
+    )

@@ -163,3 +163,18 @@ async def test_the_served_range_ends_at_now_so_pages_stay_put(client: Client) ->
     pinned = {**params, "until": str(body["to"] - 60), "page": "3"}
     third = await (await client.get("/api/operations/Website.Subscribe/log", params=pinned)).json()
     assert (third["total"], len(third["entries"])) == (119, 19)
+
+
+async def test_operations_are_filtered_and_paged_on_the_server(client: Client) -> None:
+    data = await (await client.get("/api/operations", params={"limit": "1", "q": "sub"})).json()
+    assert [r["operation"] for r in data["operations"]] == ["Website.Subscribe"]
+    assert (data["total"], data["all"], data["limit"]) == (2, 2, 1)
+    assert data["integrations"] == ["website"]
+    second = await client.get("/api/operations", params={"limit": "1", "offset": "1", "q": "SUB"})
+    assert [r["operation"] for r in (await second.json())["operations"]] == ["Website.Unsubscribe"]
+    none = await (await client.get("/api/operations", params={"status": "problems"})).json()
+    assert (none["operations"], none["total"]) == ([], 0)
+    for bad in ({"limit": "0"}, {"limit": "100000"}, {"offset": "-1"}, {"limit": "ten"}):
+        response = await client.get("/api/operations", params=bad)
+        assert response.status == 400
+        assert next(iter(bad)) in await response.text()

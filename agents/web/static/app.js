@@ -3,7 +3,6 @@
 // Everything from events is written with textContent, never as HTML.
 const LABELS = { ok: "ok", some_problems: "some problems", many_problems: "many problems",
   no_calls: "no calls", learning: "learning" };
-const PROBLEMS = new Set(["some_problems", "many_problems", "no_calls"]);
 let rows = [];
 
 function el(tag, attrs = {}, text) {
@@ -42,17 +41,16 @@ function sparkline(calls, errors) {
   return svg;
 }
 
+// The server filters and pages (problems first): the page stays usable at 100,000 operations.
+const PAGE = 200;
+let offset = 0;
+let total = 0;
+
 function render() {
-  const q = document.getElementById("search").value.toLowerCase();
-  const integration = document.getElementById("integration").value;
-  const status = document.getElementById("status").value;
   const main = document.getElementById("groups");
   main.replaceChildren();
-  const shown = rows.filter((r) => (!q || r.operation.toLowerCase().includes(q))
-    && (!integration || (r.integration || "other") === integration)
-    && (!status || r.status === status || (status === "problems" && PROBLEMS.has(r.status))));
   const groups = new Map();
-  for (const r of shown) {
+  for (const r of rows) {
     const key = r.integration || "other";
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(r);
@@ -67,7 +65,7 @@ function render() {
     }
     table.appendChild(el("thead")).appendChild(head);
     const body = table.appendChild(el("tbody"));
-    for (const r of items.sort((a, b) => a.operation.localeCompare(b.operation))) {
+    for (const r of items) {
       const tr = el("tr", { "data-operation": r.operation, "data-status": r.status });
       const name = el("td"); name.appendChild(el("strong", {}, r.operation));
       if (r.reason) { name.appendChild(el("br")); name.appendChild(el("span", { class: "reason" }, r.reason)); }
@@ -88,32 +86,62 @@ function render() {
     }
     main.appendChild(table);
   }
-  if (!shown.length) main.appendChild(el("p", { class: "muted" }, "No operations match."));
+  if (!rows.length) main.appendChild(el("p", { class: "muted" }, "No operations match."));
+}
+
+function query() {
+  const params = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
+  const q = document.getElementById("search").value.trim();
+  const integration = document.getElementById("integration").value;
+  const status = document.getElementById("status").value;
+  if (q) params.set("q", q);
+  if (integration) params.set("integration", integration);
+  if (status) params.set("status", status);
+  return params;
+}
+
+function pager() {
+  const nav = document.getElementById("pager");
+  nav.replaceChildren();
+  if (total <= PAGE) return;
+  const prev = el("button", { type: "button" }, "Previous");
+  prev.disabled = offset === 0;
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
+  const next = el("button", { type: "button" }, "Next");
+  next.disabled = offset + PAGE >= total;
+  next.addEventListener("click", () => { offset += PAGE; refresh(); });
+  nav.append(prev, el("span", {}, ` ${offset + 1}–${Math.min(offset + PAGE, total)} of ${total} `), next);
 }
 
 async function refresh() {
   try {
-    const response = await fetch("/api/operations");
+    const response = await fetch("/api/operations?" + query());
     if (response.status === 401) { location.assign("/login?next=/"); return; }
     const data = await response.json();
     rows = data.operations;
+    total = data.total;
     const select = document.getElementById("integration");
     const chosen = select.value;
-    const names = [...new Set(rows.map((r) => r.integration || "other"))].sort();
     select.replaceChildren(el("option", { value: "" }, "All integrations"));
-    for (const n of names) select.appendChild(el("option", { value: n }, n));
+    for (const n of data.integrations) select.appendChild(el("option", { value: n }, n));
     select.value = chosen;
-    const problems = rows.filter((r) => PROBLEMS.has(r.status)).length;
     document.getElementById("updated").textContent =
-      `${rows.length} operations, ${problems} with problems. Updated ${new Date().toLocaleTimeString()}.`;
+      `${data.all} operations, ${data.problems} with problems; ${total} shown here, worst first. ` +
+      `Updated ${new Date().toLocaleTimeString()}.`;
     render();
+    pager();
   } catch (err) {
     document.getElementById("updated").textContent = "Could not reach the worker: " + err;
   }
 }
 
+let typing;
 for (const id of ["search", "integration", "status"]) {
-  document.getElementById(id).addEventListener("input", render);
+  document.getElementById(id).addEventListener("input", () => {
+    offset = 0;
+    clearTimeout(typing);
+    typing = setTimeout(refresh, 250);
+  });
 }
 refresh();
 setInterval(refresh, 10000);
