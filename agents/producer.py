@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
@@ -64,9 +66,22 @@ class Reporter:
         self.close_timeout = close_timeout
         self.clock = clock
         self.producer_config = producer_config
-        self._buffer = ReportBuffer(
-            max_groups=max_groups, max_bytes=max_bytes, max_record_bytes=max_record_bytes
-        )
+        self._bounds = {
+            "max_groups": max_groups,
+            "max_bytes": max_bytes,
+            "max_record_bytes": max_record_bytes,
+        }
+        self._start()
+        # A server that forks its workers after import (gunicorn --preload, uWSGI) leaves
+        # the child without the sending thread: each child starts its own.
+        after_fork = weakref.WeakMethod(self._start)
+        os.register_at_fork(after_in_child=lambda: (m := after_fork()) and m())
+        atexit.register(self.close)
+
+    def _start(self) -> None:
+        """Fresh state and sending thread (at start, and in a forked child, whose copy of
+        the parent's buffer is the parent's to send)."""
+        self._buffer = ReportBuffer(**self._bounds)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -77,7 +92,6 @@ class Reporter:
         self._last_warning = -60.0
         self._thread = threading.Thread(target=self._run, name="detector-reporter", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
 
     def report(
         self,

@@ -124,3 +124,28 @@ def test_with_kafka_unreachable_report_returns_at_once_and_memory_is_bounded() -
     assert reporter.pending() == (0, 0)
     reporter.report("Op.late", ok=True)
     assert reporter.counters().dropped["closed"] == calls + 1
+
+
+def test_a_forked_child_gets_its_own_sending_thread() -> None:
+    """gunicorn --preload and uWSGI fork after import: the child must still send."""
+    reporter = Reporter(f"127.0.0.1:{free_port()}", "calls")
+    reporter.report("Op.parent", ok=False)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # The child: a fresh buffer (the parent's is the parent's) and thread.
+        try:
+            reporter.report("Op.child", ok=False)
+            fine = (
+                reporter._thread.is_alive()
+                and reporter.counters().reported == 1
+                and reporter.pending()[0] == 1
+            )
+            os.write(write, b"1" if fine else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    assert reporter.counters().reported == 1
+    assert reporter.close(timeout=0.5) is False  # Kafka is away: the parent's call is lost.
+    assert reporter.counters().dropped["closed"] == 1
