@@ -190,7 +190,7 @@ def _subscriptions_test(args: argparse.Namespace) -> int:
     from agents.notify.reload import SubscriptionsFile
     from agents.notify.settings import NotifySettings
     from detector.events import parse_timestamp
-    from detector.notify.routes import describe, routes
+    from detector.notify.routes import describe, routes, unexpected
 
     notify = NotifySettings()
     path = Path(args.file) if args.file else notify.subscriptions
@@ -206,6 +206,11 @@ def _subscriptions_test(args: argparse.Namespace) -> int:
     print(f"{path}: {len(subs.subscribers)} subscribers")
     for line in describe(found, args.operation, args.integration, status):
         print(line)
+    if args.expect is not None:
+        problem = unexpected(found, args.expect)
+        if problem is not None:
+            print(f"detector: routing differs from --expect: {problem}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -315,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     routes_test.add_argument(
         "--file", help="subscriptions file (default DETECTOR_NOTIFY_SUBSCRIPTIONS)"
+    )
+    routes_test.add_argument(
+        "--expect",
+        action="append",
+        metavar="ADDRESS",
+        help="exit 1 unless exactly these are told (repeat; an e-mail address, a webhook "
+        "URL or alertmanager+URL), like amtool's --verify.receivers",
     )
     routes_test.set_defaults(run=_subscriptions_test)
     sub.add_parser("settings", help="list every setting with its default").set_defaults(

@@ -90,6 +90,21 @@ def muted_until(subs: Subscriptions, subscriber: Subscriber, now: float) -> date
     return None  # Muted all week round: never sent.
 
 
+def unexpected(found: list[Route], expected: list[str]) -> str | None:
+    """Why the subscribers told differ from ``expected`` (addresses, or plain e-mail
+    addresses), or None if they are the same: for checking a file in CI."""
+    want = {f"mailto:{e}" if "@" in e and ":" not in e else e for e in expected}
+    told = {r.subscriber.address for r in found if r.told}
+    if told == want:
+        return None
+    parts = []
+    if want - told:
+        parts.append(f"expected but not told: {', '.join(sorted(want - told))}")
+    if told - want:
+        parts.append(f"told but not expected: {', '.join(sorted(told - want))}")
+    return "; ".join(parts)
+
+
 def describe(
     found: list[Route], operation: str, integration: str | None, status: Status | None
 ) -> list[str]:

@@ -146,3 +146,21 @@ def test_without_a_file_it_says_how_to_give_one(
     monkeypatch.chdir(Path(__file__).parent)  # No .env here.
     assert main(["subscriptions", "test", "X"]) == 2
     assert "DETECTOR_NOTIFY_SUBSCRIPTIONS" in capsys.readouterr().err
+
+
+def test_expect_checks_who_is_told(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "subs.yaml"
+    path.write_text(
+        "subscribers:\n  - email: web@example.com\n    operations: ['Website.*']\n"
+        "  - webhook: https://chat.example.com/h\n    operations: ['*']\n"
+        "    statuses: [no_calls]\n"
+    )
+    args = ["subscriptions", "test", "Website.Subscribe", "--file", str(path)]
+    assert main([*args, "--status", "many_problems", "--expect", "web@example.com"]) == 0
+    both = ["--expect", "web@example.com", "--expect", "https://chat.example.com/h"]
+    assert main([*args, "--status", "many_problems", *both]) == 1
+    err = capsys.readouterr().err
+    assert "expected but not told: https://chat.example.com/h" in err
+    assert main([*args, "--status", "no_calls", *both]) == 0
+    assert main([*args, "--status", "no_calls", "--expect", "mailto:web@example.com"]) == 1
+    assert "told but not expected: https://chat.example.com/h" in capsys.readouterr().err
