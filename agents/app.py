@@ -14,7 +14,8 @@ import faust
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from agents import evaluate, health, ingest, oplog, web_metrics
+from agents import evaluate, fold, health, ingest, oplog, web_metrics
+from agents.consistency import ReadCommittedApp
 from agents.context import Detector, Topics
 from agents.files import read_yaml
 from agents.links import LinkMaker
@@ -34,6 +35,9 @@ from detector.opconfig import DetectionConfig, parse_detection_config
 from tables import counts, models, summaries
 
 log = logging.getLogger(__name__)
+
+# Partial counts are read within seconds; a day covers any outage of the fold agent.
+PARTIALS_RETENTION = 86400.0
 
 
 def load_detection_config(settings: Settings) -> DetectionConfig:
@@ -92,7 +96,7 @@ def create_auth(app: faust.App, settings: Settings, secret: bytes) -> Auth:
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Detector:
     registry = registry if registry is not None else CollectorRegistry()
     detection = load_detection_config(settings)
-    app = faust.App(
+    app = ReadCommittedApp(
         settings.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.broker.split(",")],
         store="memory://",
@@ -128,6 +132,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         status=app.topic(settings.status_topic, partitions=settings.partitions, internal=True),
         log=_retained(app, settings, settings.log_topic),
         payloads=_retained(app, settings, settings.payload_topic),
+        partials=app.topic(
+            ingest.partials_topic(settings.app_id),
+            partitions=settings.partitions,
+            internal=True,
+            retention=PARTIALS_RETENTION,
+            deleting=True,
+        ),
     )
 
     @app.task
@@ -149,6 +160,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         links=LinkMaker.from_settings(settings),
     )
     ingest.register(detector)
+    fold.register(detector)
     evaluate.register(detector)
     notify = load_notify_settings()
     if notify.subscriptions is not None or notify.webhook_url or notify.alertmanager_url:

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from agents.links import LinkMaker
 from agents.metrics import PipelineMetrics
+from agents.progress import IngestProgress
 from agents.quarantine import Quarantine
 from agents.settings import Settings
 from detector.engine import Engine
@@ -38,6 +39,7 @@ class Topics:
     status: Any
     log: Any
     payloads: Any
+    partials: Any
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Detector:
     summaries: Any
     links: LinkMaker
     judge: Judge = _not_registered
+    progress: IngestProgress = field(default_factory=IngestProgress)
     quarantine: Quarantine = field(init=False)
 
     def __post_init__(self) -> None:

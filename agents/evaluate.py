@@ -14,9 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from faust.types import TP
-
-from agents.progress import CatchUp, fetched_all
+from agents.progress import CatchUp
 from detector.replay import settle_all
 from detector.state import OperationState
 from detector.status import StatusChange
@@ -34,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def register(detector: Detector) -> None:
-    catch_up = CatchUp(settle=detector.settings.evaluation_interval)
+    catch_up = CatchUp(detector.settings.evaluation_interval)
 
     async def judge(operation: str, windows: OperationWindows, until: int, now: float) -> None:
         await advance_operation(detector, operation, windows, until, now)
@@ -52,8 +50,9 @@ def _until(
     """Where this partition's windows are closed: by wall clock once caught up, by the
     event time read while reading a backlog."""
     settings = detector.settings
-    tp = TP(settings.calls_topic, partition)
-    caught_up = catch_up.check(tp, fetched_all(detector.app.consumer, tp), now)
+    # Heard within three intervals: the ingest says where it stands every interval.
+    fresh = 3 * settings.evaluation_interval
+    caught_up = catch_up.check(partition, detector.progress.caught_up(partition, now, fresh), now)
     wall_clock = now if caught_up else None
     return closed_until(settings.window_seconds, settings.grace_seconds, watermark, wall_clock)
 
@@ -109,7 +108,6 @@ async def advance_operation(
     )
     if before is not None and before.last_boundary >= until:
         return before
-    judged_from = before.last_boundary if before is not None else None
     state, changes = detector.engine.advance(
         before, operation, windows.integration, windows.windows, until
     )
@@ -122,7 +120,7 @@ async def advance_operation(
     # Published first, stored second: a crash in between re-publishes the same change
     # ids after the restart, which consumers dedupe; the reverse could lose a change.
     put(detector.models, windows.partition, operation, state.to_dict())
-    summary = _summary(detector, operation, windows, state, judged_from, changes)
+    summary = _summary(detector, operation, windows, state, changes)
     put(detector.summaries, windows.partition, operation, summary.model_dump(mode="json"))
     return state
 
@@ -132,7 +130,6 @@ def _summary(
     operation: str,
     windows: OperationWindows,
     state: OperationState,
-    judged_from: int | None,
     changes: list[StatusChange],
 ) -> OperationSummary:
     raw = detector.summaries.data.get(operation)
@@ -146,6 +143,9 @@ def _summary(
     summary = restored or OperationSummary(operation=operation)
     size = detector.settings.window_seconds
     zone = detector.detection.zone
+    # The summary's own boundary, not the model's: the two tables are written one after
+    # the other, and a crash in between must neither skip nor repeat a window here.
+    judged_from = int(summary.updated_at) if raw is not None else None
     for start, counts in sorted(windows.windows.items()):
         newly_judged = judged_from is None or start >= judged_from
         if newly_judged and start + size <= state.last_boundary:

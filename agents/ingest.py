@@ -1,28 +1,51 @@
-"""The ingest agent: operation-call events -> window counts, in batches.
+"""The ingest stage: the calls topic read in large batches, each batch committed in one
+Kafka transaction with everything it produced.
 
-decode (detector.ingest) -> aggregate with numpy (detector.windows) -> one table write per
-operation -> metrics. Bad messages are dead-lettered with their reason, never raised.
+Faust hands messages to agents one at a time, which caps an agent at some 10k messages/s;
+this stage reads with aiokafka ``getmany`` instead (a service inside the worker's Faust
+app, in the consumer group ``<app_id>-ingest``, so several workers split the partitions),
+decodes with orjson (``detector.ingest``), aggregates with numpy into partial counts per
+operation (``detector.partials``), and in one transaction sends:
+
+- the partial counts, one message per partition of ``<app_id>-partials`` (the ``fold``
+  agent merges them into ``window-counts``),
+- dead letters, re-keyed messages and the operation log of failed calls,
+- the batch's consumed offsets (``send_offsets_to_transaction``).
+
+A crash at any point aborts the open transaction (the restarted worker, with the same
+transactional id, fences and aborts it at once; otherwise the broker does after
+``DETECTOR_SESSION_TIMEOUT``) and the batch is read again: readers in ``read_committed``
+never see an aborted batch, so no call is lost or counted twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections import defaultdict
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaError, ProducerFenced
+from aiokafka.partitioner import DefaultPartitioner
+from mode import Service
+
 from agents import oplog
+from detector import partials as partial_counts
 from detector.cardinality import Roster
-from detector.errors import DecodeError
+from detector.errors import ConfigError, DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
-from detector.windows import OperationWindows, WindowCounts, aggregate, closed_until
-from tables import counts as counts_table
-from tables.writes import put
 
 if TYPE_CHECKING:
     from agents.context import Detector
 
 log = logging.getLogger(__name__)
+_PARTITIONER = DefaultPartitioner()
+_RETRY_SECONDS = 1.0
 
 
 class _LogLimit:
@@ -43,170 +66,343 @@ class _LogLimit:
 _LOG_LIMIT = _LogLimit(10.0)
 
 
+def group_id(app_id: str) -> str:
+    return f"{app_id}-ingest"
+
+
+def partials_topic(app_id: str) -> str:
+    return f"{app_id}-partials"
+
+
+def worker_id(data_dir: Path) -> str:
+    """This worker's id, kept in its data directory: a worker restarted on the same data
+    fences its own unfinished transaction at once."""
+    path = data_dir / "worker-id"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(uuid.uuid4().hex)
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep the worker id in {path}: {exc.strerror}; check DETECTOR_DATA_DIR"
+        ) from None
+
+
 def register(detector: Detector) -> None:
-    settings = detector.settings
-    limits = settings.limits
-    # Newest event time read per partition, before the batch at hand (late events).
-    watermarks: dict[int, float] = {}
-    roster = Roster(settings.max_operations, settings.max_operations_per_integration)
+    service = BatchIngest(detector, loop=detector.app.loop, beacon=detector.app.beacon)
 
-    @detector.app.agent(detector.topics.calls, name="ingest")
-    async def ingest(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within):
-            started = time.perf_counter()
-            records = [_raw(event.message) for event in events]
-            decoded = decode_batch(records, limits)
-            refused = _refuse(detector, roster, decoded)
-            if refused:
-                await _dead_letter(
-                    detector, [(r, refused[r.key]) for r in records if r.key in refused]
+    @detector.app.task
+    async def start_ingest() -> None:
+        await detector.app.add_runtime_dependency(service)
+
+
+class _Revocation(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition leaves this worker only after its batch in flight is committed."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class BatchIngest(Service):
+    def __init__(self, detector: Detector, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.detector = detector
+        settings = detector.settings
+        self.limits = settings.limits
+        self.roster = Roster(settings.max_operations, settings.max_operations_per_integration)
+        # Newest event time read per source partition, before the batch at hand: bounds
+        # what is late for an operation seen for the first time.
+        self._read: dict[int, float] = {}
+        self.group = group_id(settings.app_id)
+        self.partials_topic = partials_topic(settings.app_id)
+        self.lock = asyncio.Lock()
+        self.closing = False
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._partitions: list[int] = []
+        self._said_at = 0.0
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        settings = self.detector.settings
+        return AIOKafkaProducer(
+            bootstrap_servers=settings.broker,
+            transactional_id=f"{self.group}-{worker_id(settings.data_dir)}",
+            transaction_timeout_ms=int(settings.session_timeout * 1000),
+            linger_ms=5,
+            max_batch_size=1 << 20,
+            max_request_size=8 << 20,
+        )
+
+    async def on_start(self) -> None:
+        settings = self.detector.settings
+        topics = self.detector.topics
+        for topic in (topics.calls, topics.invalid, topics.log, topics.payloads, topics.partials):
+            await topic.maybe_declare()
+        self._partitions = list(range(settings.partitions))
+        self.producer = self._new_producer()
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.broker,
+            group_id=self.group,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+            fetch_max_bytes=32 << 20,
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
+            rebalance_timeout_ms=int(settings.rebalance_timeout * 1000),
+        )
+        self.consumer.subscribe([settings.calls_topic], listener=_Revocation(self.lock))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        async with self.lock:  # The batch in flight commits first.
+            self.closing = True
+            if self.consumer is not None:
+                await self.consumer.stop()
+            if self.producer is not None:
+                await self.producer.stop()
+
+    @Service.task
+    async def _run(self) -> None:
+        settings = self.detector.settings
+        timeout_ms = int(settings.batch_within * 1000)
+        while not self.should_stop and not self.closing:
+            assert self.consumer is not None
+            try:
+                fetched = await self.consumer.getmany(
+                    timeout_ms=timeout_ms, max_records=settings.batch_size
                 )
-                decoded = decode_batch([r for r in records if r.key not in refused], limits)
-            await _dead_letter(detector, decoded.invalid)
-            await _rekey(detector, decoded.misrouted)
-            await oplog.forward(
-                detector.topics.log,
-                detector.topics.payloads,
-                settings.calls_topic,
-                decoded.failures,
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                log.warning("reading %s failed: %s; retrying", settings.calls_topic, exc)
+                await asyncio.sleep(_RETRY_SECONDS)
+                continue
+            async with self.lock:
+                if self.closing:
+                    return
+                if fetched:
+                    await self._batch(fetched)
+                if time.monotonic() - self._said_at >= settings.evaluation_interval:
+                    await self._say_caught_up()
+
+    async def _batch(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        assert self.consumer is not None
+        # A partition revoked while this batch waited for the lock is another worker's now.
+        owned = self.consumer.assignment()
+        fetched = {tp: msgs for tp, msgs in fetched.items() if tp in owned and msgs}
+        if not fetched:
+            return
+        started = time.perf_counter()
+        records = [_raw(m) for msgs in fetched.values() for m in msgs]
+        decoded = decode_batch(records, self.limits)
+        refused = self._refuse(decoded)
+        if refused:
+            decoded = decode_batch([r for r in records if r.key not in refused], self.limits)
+            decoded.invalid.extend((r, refused[r.key]) for r in records if r.key in refused)
+        try:
+            items = await self._commit(fetched, decoded)
+        except ProducerFenced:
+            log.error(
+                "another worker took this worker's transactional id (same DETECTOR_DATA_DIR "
+                "twice?); this batch is left to it"
             )
-            await _store(detector, decoded, watermarks)
-            _observe(detector, events, decoded)
-            detector.metrics.batch_seconds.observe(time.perf_counter() - started)
+            raise
+        except (TimeoutError, KafkaError) as exc:
+            log.warning(
+                "committing a batch of %d messages failed (%s): it is read again in %.0f s",
+                len(records),
+                exc,
+                _RETRY_SECONDS,
+            )
+            await self._rewind(fetched)
+            await asyncio.sleep(_RETRY_SECONDS)
+            return
+        self._observe(fetched, decoded, items, time.perf_counter() - started)
+
+    def _refuse(self, decoded: DecodedBatch) -> dict[Any, DecodeError]:
+        """Record keys of new operations past the caps (``detector.cardinality``), with why.
+
+        The roster starts from the operations this worker's tables hold, and follows what
+        its ingest admits: with several workers, the table partitions and the calls
+        partitions a worker owns can differ, so the caps hold per worker approximately."""
+        counts = self.detector.counts.data
+        roster = self.roster
+        if not roster.operations and counts:
+            items = list(counts.items())
+            roster.sync((op, v.get("i") if isinstance(v, dict) else None) for op, v in items)
+        refused = roster.refuse(decoded.batch.names, decoded.batch.integrations)
+        return {op.encode(): DecodeError("too_many_operations", why) for op, why in refused.items()}
+
+    async def _commit(
+        self, fetched: dict[TopicPartition, list[Any]], decoded: DecodedBatch
+    ) -> list[partial_counts.Partial]:
+        """Everything the batch produced and its offsets, in one transaction."""
+        assert self.consumer is not None
+        assert self.producer is not None
+        settings = self.detector.settings
+        last = {tp.partition: msgs[-1].offset for tp, msgs in fetched.items()}
+        caught_up = {tp.partition: self._read_all(tp, last[tp.partition]) for tp in fetched}
+        items = partial_counts.partials(decoded, settings.window_seconds, last, self._read)
+        grouped = partial_counts.by_partition(items, self._partition_of)
+        producer = self.producer
+        sends = []
+        async with producer.transaction():
+            for partition, group in grouped.items():
+                body = partial_counts.encode(group, caught_up)
+                sends.append(await producer.send(self.partials_topic, body, partition=partition))
+            for topic, key, value, headers, stamp in self._extras(decoded):
+                sends.append(
+                    await producer.send(topic, value, key=key, headers=headers, timestamp_ms=stamp)
+                )
+            await asyncio.gather(*sends)
+            offsets = {tp: msgs[-1].offset + 1 for tp, msgs in fetched.items()}
+            await producer.send_offsets_to_transaction(offsets, self.group)
+        for item in items:
+            for source in item.sources:
+                self._read[source] = max(item.watermark, self._read.get(source, item.watermark))
+        return items
+
+    def _extras(
+        self, decoded: DecodedBatch
+    ) -> Iterable[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None]]:
+        """Dead letters (original bytes; reason and source in headers), re-keyed calls and
+        the operation log of the batch."""
+        settings = self.detector.settings
+        topic = settings.calls_topic
+        for record, error in decoded.invalid:
+            headers = [
+                ("x-detector-reason", error.reason.encode()),
+                ("x-detector-error", error.detail[:1000].encode()),
+                ("x-detector-source", f"{topic}/{record.partition}/{record.offset}".encode()),
+            ]
+            yield settings.invalid_topic, record.key, record.value, headers, None
+        for record, operation in decoded.misrouted:
+            yield topic, operation.encode(), record.value, [], None
+        for log_topic, key, value, stamp in oplog.messages(settings, decoded.failures):
+            yield log_topic, key, value, [], stamp
+
+    async def _say_caught_up(self) -> None:
+        """Tell every partition of the partials topic, each evaluation interval, whether
+        each owned source partition is read to its end: silence is judged by wall clock
+        only once the ingest has read everything, and an idle partition sends no batch
+        that could say so."""
+        assert self.consumer is not None
+        assert self.producer is not None
+        flags = {}
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            position = await self.consumer.position(tp)
+            flags[tp.partition] = highwater is not None and position >= highwater
+        if not flags:
+            return
+        body = partial_counts.encode([], flags)
+        try:
+            async with self.producer.transaction():
+                sends = [
+                    await self.producer.send(self.partials_topic, body, partition=p)
+                    for p in self._partitions
+                ]
+                await asyncio.gather(*sends)
+        except KafkaError as exc:
+            log.warning("telling the fold agents where the ingest stands failed: %s", exc)
+            await self._rewind({})
+            return
+        self._said_at = time.monotonic()
+
+    def _partition_of(self, operation: str) -> int:
+        """The partition of the operation's key, as producers and Faust tables place it."""
+        partitions = self._partitions
+        return int(_PARTITIONER(operation.encode(), partitions, partitions))
+
+    def _read_all(self, tp: TopicPartition, last: int) -> bool:
+        assert self.consumer is not None
+        highwater = self.consumer.highwater(tp)
+        return highwater is not None and last + 1 >= highwater
+
+    async def _rewind(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        """Abort what was sent and read the batch again; a producer that cannot abort
+        (the broker is gone) is replaced, which aborts on the broker's side."""
+        assert self.consumer is not None
+        assert self.producer is not None
+        owned = self.consumer.assignment()
+        for tp, msgs in fetched.items():
+            if tp in owned:
+                self.consumer.seek(tp, msgs[0].offset)
+        old = self.producer
+        self.producer = self._new_producer()
+        with contextlib.suppress(KafkaError):
+            await old.stop()
+        while not self.closing:
+            try:
+                await self.producer.start()
+                return
+            except KafkaError as exc:
+                log.warning("the transactional producer cannot start (%s); retrying", exc)
+                await self.producer.stop()
+                self.producer = self._new_producer()
+                await asyncio.sleep(_RETRY_SECONDS)
+
+    def _observe(
+        self,
+        fetched: dict[TopicPartition, list[Any]],
+        decoded: DecodedBatch,
+        items: list[partial_counts.Partial],
+        seconds: float,
+    ) -> None:
+        detector = self.detector
+        metrics = detector.metrics
+        count = sum(len(msgs) for msgs in fetched.values())
+        metrics.consumed.inc(count)
+        metrics.batch_size.observe(count)
+        metrics.batch_seconds.observe(seconds)
+        metrics.rekeyed.inc(len(decoded.misrouted))
+        now = time.monotonic()
+        for record, error in decoded.invalid:
+            metrics.invalid.labels(error.reason).inc()
+            _log_dead_letter(detector, record, error, now)
+        for item in items:
+            labels = (item.operation, item.integration or "")
+            metrics.calls.labels(*labels).inc(sum(w.calls for _, w in item.windows))
+            metrics.errors.labels(*labels).inc(sum(w.errors for _, w in item.windows))
+            metrics.retries.labels(*labels).inc(sum(w.retries for _, w in item.windows))
+        assert self.consumer is not None
+        for tp, msgs in fetched.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(0, highwater - msgs[-1].offset - 1)
+                metrics.lag.labels(str(tp.partition)).set(lag)
 
 
-def _refuse(detector: Detector, roster: Roster, decoded: DecodedBatch) -> dict[Any, DecodeError]:
-    """Record keys of new operations past the caps (``detector.cardinality``), with why."""
-    if len(roster.operations) != len(detector.counts.data):  # Rebalanced, or late-only.
-        items = list(detector.counts.data.items())
-        roster.sync((op, v.get("i") if isinstance(v, dict) else None) for op, v in items)
-    refused = roster.refuse(decoded.batch.names, decoded.batch.integrations)
-    return {op.encode(): DecodeError("too_many_operations", why) for op, why in refused.items()}
+def _log_dead_letter(detector: Detector, record: RawRecord, error: DecodeError, now: float) -> None:
+    if _LOG_LIMIT.allow(error.reason, now):
+        log.warning(
+            "dead-lettered %s[%d]@%d to %s: %s (fix the producer; the message is kept "
+            "there with its reason)",
+            detector.settings.calls_topic,
+            record.partition,
+            record.offset,
+            detector.settings.invalid_topic,
+            error,
+        )
 
 
 def _raw(message: Any) -> RawRecord:
+    stamp = message.timestamp
     return RawRecord(
-        message.key, message.value, message.partition, message.offset, message.timestamp
+        message.key,
+        message.value,
+        message.partition,
+        message.offset,
+        stamp / 1000.0 if stamp is not None and stamp >= 0 else None,
     )
-
-
-async def _store(detector: Detector, decoded: DecodedBatch, read: dict[int, float]) -> None:
-    """Merge the batch into each operation's windows, judge the windows it closed, then
-    drop the windows past the retention.
-
-    Judging here, not only on the timer, matters when a backlog is read: one batch can
-    span hours of event time, and every window must be judged before it expires.
-    """
-    settings = detector.settings
-    by_operation: dict[str, list[tuple[int, WindowCounts]]] = defaultdict(list)
-    for (operation, start), counts in aggregate(decoded.batch, settings.window_seconds).items():
-        by_operation[operation].append((start, counts))
-    watermarks: dict[int, float] = {}
-    for operation, last in decoded.last_call_at.items():
-        for partition in decoded.partitions[operation]:
-            watermarks[partition] = max(watermarks.get(partition, 0.0), last)
-    for operation, windows in by_operation.items():
-        state = _merge(
-            detector, operation, decoded, windows, read.get(min(decoded.partitions[operation]))
-        )
-        if not state.windows:
-            continue  # A new operation whose every call was late: nothing to keep.
-        until = closed_until(
-            settings.window_seconds, settings.grace_seconds, watermarks[state.partition]
-        )
-        await detector.judge(operation, state, until, time.time())
-        state.expire(settings.window_retention_seconds)
-        put(detector.counts, state.partition, operation, state.to_value())
-        _count(detector, operation, state.integration, windows)
-    for partition, mark in watermarks.items():
-        read[partition] = max(mark, read.get(partition, mark))
-
-
-def _merge(
-    detector: Detector,
-    operation: str,
-    decoded: DecodedBatch,
-    windows: list[tuple[int, WindowCounts]],
-    watermark: float | None,
-) -> OperationWindows:
-    partition = min(decoded.partitions[operation])
-    current = detector.counts.get(operation)
-    restored = (
-        detector.quarantine.decode(
-            counts_table.NAME, operation, current, OperationWindows.from_value
-        )
-        if current is not None
-        else None
-    )
-    state = restored or OperationWindows(partition)
-    state.partition = partition
-    state.integration = decoded.batch.integrations.get(operation) or state.integration
-    last = decoded.last_call_at[operation]
-    state.last_call_at = max(last, state.last_call_at or last)
-    # Late means older than the retention before this batch: a batch of a backlog
-    # can span hours, and its early windows are not late, only old.
-    horizon = state.horizon(detector.settings.window_retention_seconds, watermark)
-    for start, counts in windows:
-        if horizon is not None and start < horizon:
-            detector.metrics.late.inc(counts.calls)
-        else:
-            state.merge(start, counts)
-    return state
-
-
-def _count(
-    detector: Detector,
-    operation: str,
-    integration: str | None,
-    windows: list[tuple[int, WindowCounts]],
-) -> None:
-    labels = (operation, integration or "")
-    total = WindowCounts()
-    for _, counts in windows:
-        total.add(counts.calls, counts.errors, counts.retries)
-    detector.metrics.calls.labels(*labels).inc(total.calls)
-    detector.metrics.errors.labels(*labels).inc(total.errors)
-    detector.metrics.retries.labels(*labels).inc(total.retries)
-
-
-async def _dead_letter(detector: Detector, invalid: list[tuple[RawRecord, DecodeError]]) -> None:
-    """The original bytes go to the invalid topic; the reason and source ride in headers."""
-    topic = detector.settings.calls_topic
-    for record, error in invalid:
-        detector.metrics.invalid.labels(error.reason).inc()
-        if _LOG_LIMIT.allow(error.reason, time.monotonic()):
-            log.warning(
-                "dead-lettered %s[%d]@%d to %s: %s (fix the producer; the message is kept "
-                "there with its reason)",
-                topic,
-                record.partition,
-                record.offset,
-                detector.settings.invalid_topic,
-                error,
-            )
-        headers = {
-            "x-detector-reason": error.reason.encode(),
-            "x-detector-error": error.detail[:1000].encode(),
-            "x-detector-source": f"{topic}/{record.partition}/{record.offset}".encode(),
-        }
-        await detector.topics.invalid.send(key=record.key, value=record.value, headers=headers)
-
-
-async def _rekey(detector: Detector, misrouted: list[tuple[RawRecord, str]]) -> None:
-    for record, operation in misrouted:
-        detector.metrics.rekeyed.inc()
-        await detector.topics.calls.send(key=operation.encode(), value=record.value)
-
-
-def _observe(detector: Detector, events: list[Any], decoded: DecodedBatch) -> None:
-    metrics = detector.metrics
-    metrics.consumed.inc(len(events))
-    metrics.batch_size.observe(len(events))
-    last_offsets: dict[Any, int] = {}
-    for event in events:
-        tp = event.message.tp
-        last_offsets[tp] = max(last_offsets.get(tp, -1), event.message.offset)
-    for tp, offset in last_offsets.items():
-        highwater = detector.app.consumer.highwater(tp)
-        if highwater is not None:
-            metrics.lag.labels(str(tp.partition)).set(max(0, highwater - offset - 1))

@@ -38,17 +38,21 @@ def topic_configs(settings: Settings) -> dict[str, int]:
     }
 
 
-async def forward(
-    log_topic: Any, payload_topic: Any, source: str, failures: list[tuple[RawRecord, OperationCall]]
-) -> None:
+def messages(
+    settings: Settings, failures: list[tuple[RawRecord, OperationCall]]
+) -> list[tuple[str, bytes, bytes, int]]:
+    """(topic, key, value, timestamp in ms) of the log entries and payloads of failed
+    calls, stamped with the calls' event time so Kafka's time retention expires them."""
+    out = []
     for record, call in failures:
-        entry = from_call(call, source, record.partition, record.offset)
+        entry = from_call(call, settings.calls_topic, record.partition, record.offset)
         key = call.operation.encode()
-        stamp = call.timestamp
-        await log_topic.send(key=key, value=entry.model_dump_json().encode(), timestamp=stamp)
+        stamp = int((call.timestamp or 0.0) * 1000)
+        out.append((settings.log_topic, key, entry.model_dump_json().encode(), stamp))
         if call.payload is not None:
             body = orjson.dumps({"id": entry.id, "payload": call.payload})
-            await payload_topic.send(key=key, value=body, timestamp=stamp)
+            out.append((settings.payload_topic, key, body, stamp))
+    return out
 
 
 async def read_log(

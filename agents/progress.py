@@ -1,43 +1,49 @@
-"""Where a partition of the calls topic stands: caught up with the broker, or reading a
-backlog. The evaluator judges windows by wall clock only when caught up; while a backlog
-is being read it follows the event time already read, exactly as offline replay does."""
+"""Where the ingest stands, as the fold agent hears it: per partition of the partials
+topic, whether the ingest has read every partition of the calls topic to its end.
+
+The evaluator judges windows by wall clock only when caught up; while a backlog is read
+it follows the event time already read, exactly as offline replay does. The ingest says
+where it stands after its batches and at least every evaluation interval, in the same
+partitions as its partial counts: a fresh "caught up" heard on a partition means every
+partial sent before it on that partition is already folded. Nothing heard lately (the
+ingest is gone or far behind) is not caught up.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 
-def fetched_all(consumer: Any, tp: Any) -> bool:
-    """True when every message of ``tp`` up to the broker's high-water mark was fetched."""
-    try:
-        highwater = consumer.highwater(tp)
-    except Exception:  # Not assigned (yet) or no metadata: not known to be caught up.
-        return False
-    if highwater is None:
-        return False
-    if highwater == 0:
-        return True
-    # Faust keeps the offset of the last message read (or the committed position after
-    # a seek) per partition; there is no public accessor for it.
-    read = consumer._read_offset.get(tp)
-    return read is not None and read >= highwater - 1
+@dataclass
+class IngestProgress:
+    # Partials partition -> (source partition -> read to its end?).
+    flags: dict[int, dict[int, bool]] = field(default_factory=dict)
+    heard_at: dict[int, float] = field(default_factory=dict)
 
+    def heard(self, partition: int, flags: dict[int, bool], now: float) -> None:
+        self.flags.setdefault(partition, {}).update(flags)
+        if flags:
+            self.heard_at[partition] = now
 
-class CatchUp:
-    """Caught up = everything fetched, at two checks at least ``settle`` seconds apart.
-
-    Fetched is not yet counted: a fetched message may still wait in the agent's batch.
-    A batch is processed within a fraction of a second, so a state that held across two
-    evaluation ticks means everything fetched has been counted too.
-    """
-
-    def __init__(self, settle: float) -> None:
-        self.settle = settle
-        self._since: dict[Any, float] = {}
-
-    def check(self, tp: Any, all_fetched: bool, now: float) -> bool:
-        if not all_fetched:
-            self._since.pop(tp, None)
+    def caught_up(self, partition: int, now: float, fresh: float) -> bool:
+        """Everything read and folded, as heard within the last ``fresh`` seconds."""
+        flags = self.flags.get(partition)
+        if not flags or now - self.heard_at.get(partition, 0.0) > fresh:
             return False
-        since = self._since.setdefault(tp, now)
+        return all(flags.values())
+
+
+@dataclass
+class CatchUp:
+    """Caught up at two checks at least ``settle`` seconds apart: a state that held over
+    an evaluation tick, not a moment between two batches."""
+
+    settle: float
+    since: dict[int, float] = field(default_factory=dict)
+
+    def check(self, partition: int, caught_up: bool, now: float) -> bool:
+        if not caught_up:
+            self.since.pop(partition, None)
+            return False
+        since = self.since.setdefault(partition, now)
         return now - since >= self.settle

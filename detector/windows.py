@@ -83,13 +83,15 @@ class OperationWindows:
     """One operation's windows still within the retention: the ``window-counts`` value.
 
     ``partition`` is where the operation's state lives (its changelog partition);
-    ``last_call_at`` the newest event time counted.
+    ``last_call_at`` the newest event time counted; ``applied`` the last calls-topic
+    offset counted per source partition (``detector.partials``: each call counted once).
     """
 
     partition: int
     integration: str | None = None
     windows: dict[int, WindowCounts] = field(default_factory=dict)
     last_call_at: float | None = None
+    applied: dict[int, int] = field(default_factory=dict)
 
     @property
     def newest(self) -> int | None:
@@ -123,6 +125,7 @@ class OperationWindows:
             "i": self.integration,
             "t": self.last_call_at,
             "w": {str(s): w.to_list() for s, w in self.windows.items()},
+            "a": {str(p): o for p, o in self.applied.items()},
         }
 
     @classmethod
@@ -133,12 +136,17 @@ class OperationWindows:
             stored.count(int(s), "window start"): WindowCounts.from_list(w)
             for s, w in stored.mapping(value.get("w"), "windows").items()
         }
+        applied = {
+            stored.count(int(p), "source partition"): stored.count(o, "applied offset")
+            for p, o in stored.mapping(value.get("a", {}), "applied offsets").items()
+        }
         integration, last = value.get("i"), value.get("t")
         return cls(
             stored.count(value.get("p"), "partition"),
             None if integration is None else stored.text(integration, "integration"),
             windows,
             None if last is None else stored.number(last, "last call"),
+            applied,
         )
 
 

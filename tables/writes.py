@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def put(table: Any, partition: int, key: str, value: Any) -> None:
-    """Set ``table[key] = value`` and send it to changelog ``partition``."""
+def put(table: Any, partition: int, key: str, value: Any) -> Any:
+    """Set ``table[key] = value`` and send it to changelog ``partition``; the returned
+    future is done once the broker has the record."""
     table.data[key] = value
-    table.send_changelog(partition, key, value)
+    return table.send_changelog(partition, key, value)

@@ -1,0 +1,153 @@
+"""Exact counts across crashes: a producer sends N known calls while the worker is killed
+with SIGKILL at random moments, or while the broker stops and starts again; the counts
+the worker reports (its window-counts state on /metrics, and the dashboard API) equal N,
+not one call more or less."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.integration.conftest import ROOT, WorkerProcess, eventually, free_port
+from tests.integration.metrics_scrape import scrape, value
+
+pytestmark = pytest.mark.integration
+OPERATIONS = [f"Exact.Op{i}" for i in range(12)]
+# Short windows and grace: the dashboard's counts (judged windows only) are complete
+# seconds after the last call, not minutes.
+FAST_WINDOWS = {"DETECTOR_WINDOW_SECONDS": "10", "DETECTOR_GRACE_SECONDS": "2"}
+
+
+def call(rng: random.Random, i: int) -> tuple[bytes, bytes]:
+    """One single call, 5% failed, stamped now; one in ten carries an event id (so it
+    takes the full decoder, not the fast path)."""
+    op = rng.choice(OPERATIONS)
+    record: dict[str, object] = {
+        "operation": op,
+        "status": "error" if rng.random() < 0.05 else "ok",
+        "timestamp": time.time(),
+    }
+    if i % 10 == 0:
+        record["event_id"] = f"e{i}"
+    return op.encode(), orjson.dumps(record)
+
+
+async def send_slowly(
+    producer: AIOKafkaProducer, topic: str, span: range, seed: int, seconds: float
+) -> None:
+    rng = random.Random(seed + span.start)
+    chunks = 40
+    size = -(-len(span) // chunks)
+    for first in range(span.start, span.stop, size):
+        for i in range(first, min(first + size, span.stop)):
+            key, body = call(rng, i)
+            await producer.send(topic, body, key=key)
+        await producer.flush()
+        await asyncio.sleep(seconds / chunks)
+
+
+def window_calls(worker: WorkerProcess) -> float:
+    samples = scrape(worker.url)
+    return sum(
+        value(samples, "detector_window_calls", operation=op, integration="") for op in OPERATIONS
+    )
+
+
+def api_calls(worker: WorkerProcess) -> int:
+    with urllib.request.urlopen(f"{worker.url}/api/operations", timeout=5) as response:
+        rows = json.loads(response.read())["operations"]
+    return sum(sum(row["hourly_calls"]) for row in rows if row["operation"] in OPERATIONS)
+
+
+async def assert_exact(worker: WorkerProcess, n: int, within: float, note: str) -> None:
+    def counted() -> None:
+        assert window_calls(worker) == n, note
+
+    await eventually(counted, within=within, every=1.0)
+
+    def reported() -> None:
+        assert api_calls(worker) == n, note
+
+    await eventually(reported, within=60, every=1.0)
+
+
+async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    seed = int(time.time())
+    rng = random.Random(seed)
+    n = 20_000
+    worker = start_worker(**FAST_WINDOWS)
+    sending = asyncio.create_task(
+        send_slowly(producer, worker_env["DETECTOR_CALLS_TOPIC"], range(n), seed, 15.0)
+    )
+    kills = []
+    for _ in range(3):
+        await asyncio.sleep(rng.uniform(1.0, 4.0))
+        kills.append(window_calls(worker))
+        worker.kill()
+        worker = start_worker(**FAST_WINDOWS)
+    await sending
+    note = f"seed {seed}; counted before each kill: {kills}"
+    await assert_exact(worker, n, 90, note)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """A broker of this test's own (the shared one is never stopped), on free ports."""
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_DATA_DIR": str(tmp_path / "kafka"),
+        "KAFKA_HEAP": "384m",
+    }
+    script = str(ROOT / "deploy/kafka/broker.sh")
+
+    def broker(action: str) -> None:
+        subprocess.run([script, action], env=env, check=True, capture_output=True, timeout=120)
+
+    broker.port = env["KAFKA_PORT"]  # type: ignore[attr-defined]
+    broker("start")
+    yield broker
+    broker("stop")
+
+
+async def test_a_broker_restart_mid_stream_neither_loses_nor_double_counts(
+    start_worker: Callable[..., WorkerProcess],
+    worker_env: dict[str, str],
+    own_broker: Callable[[str], None],
+) -> None:
+    address = f"127.0.0.1:{own_broker.port}"  # type: ignore[attr-defined]
+    n = 12_000
+    worker = start_worker(DETECTOR_BROKER=address, **FAST_WINDOWS)
+    producer = AIOKafkaProducer(bootstrap_servers=address, linger_ms=5)
+    await producer.start()
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    try:
+        await send_slowly(producer, topic, range(n // 2), 7, 4.0)
+    finally:
+        await producer.stop()
+    await asyncio.to_thread(own_broker, "stop")
+    await asyncio.sleep(3)
+    await asyncio.to_thread(own_broker, "start")
+    producer = AIOKafkaProducer(bootstrap_servers=address, linger_ms=5)
+    await producer.start()
+    try:
+        await send_slowly(producer, topic, range(n // 2, n), 7, 4.0)
+    finally:
+        await producer.stop()
+    await assert_exact(worker, n, 120, "after a broker restart")
