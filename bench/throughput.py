@@ -1,11 +1,14 @@
-"""Ingest throughput: the worker's events/s beside raw aiokafka ``getmany`` on the same
-topic in the same run. Run by hand against a local broker (not a timed test):
+"""Ingest throughput, side by side on the same topic in the same run: a bare aiokafka
+``getmany`` consumer, a no-op Faust agent, and ``detector worker`` (1, 2 and 3 workers
+in one consumer group). Run by hand against a local broker (not a timed test):
 
     deploy/kafka/broker.sh start
-    .venv/bin/python bench/throughput.py --events 500000
+    .venv/bin/python bench/throughput.py --events 500000 --partitions 6 --workers 1,2,3
+    .venv/bin/python bench/throughput.py --calls-per-message 50   # the pre-aggregated form
 
-It fills a fresh topic once, reads it with a bare aiokafka consumer, then starts
-``detector worker`` on it and measures until /metrics says every event was consumed.
+It fills a fresh topic once, then reads it with each consumer from the start. Worker
+rates are measured from the first to the last message counted on /metrics (summed over
+the workers), so process start and group joins are not counted.
 """
 
 from __future__ import annotations
@@ -50,8 +53,7 @@ async def fill(broker: str, topic: str, events: int, partitions: int, per_messag
             record.update(count=per_message, errors=int(failed[i]))
         else:
             record["status"] = "error" if failed[i] else "ok"
-        value = orjson.dumps(record)
-        pending.append(await producer.send(topic, value, key=op.encode()))
+        pending.append(await producer.send(topic, orjson.dumps(record), key=op.encode()))
         if len(pending) >= 20_000:
             await asyncio.gather(*pending)
             pending.clear()
@@ -82,6 +84,59 @@ async def raw_rate(broker: str, topic: str, events: int) -> float:
     return events / elapsed
 
 
+def noop_agent(broker: str, topic: str, events: int) -> None:
+    """Child process: a Faust app whose one agent does nothing with each message."""
+    import faust
+
+    app = faust.App(
+        f"bench-noop-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{broker}",
+        store="memory://",
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        stream_wait_empty=False,
+    )
+    source = app.topic(topic)
+    seen = 0
+    started = 0.0
+
+    @app.agent(source)
+    async def noop(stream: object) -> None:
+        nonlocal seen, started
+        async for _ in stream:  # type: ignore[attr-defined]
+            if not seen:
+                started = time.perf_counter()
+            seen += 1
+            if seen >= events:
+                print(f"RATE {(seen - 1) / (time.perf_counter() - started)}", flush=True)
+                os._exit(0)
+
+    app.main()
+
+
+def faust_rate(broker: str, topic: str, events: int) -> float:
+    done = subprocess.run(
+        [sys.executable, __file__, "--noop-child", "worker", "-l", "warning"],
+        env={
+            **os.environ,
+            "BENCH_BROKER": broker,
+            "BENCH_TOPIC": topic,
+            "BENCH_EVENTS": str(events),
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("RATE "):
+            return float(line.split()[1])
+    raise RuntimeError(f"the no-op agent did not finish:\n{done.stderr[-2000:]}")
+
+
 def consumed(url: str) -> float:
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         text = response.read().decode()
@@ -92,64 +147,90 @@ def consumed(url: str) -> float:
     return 0.0
 
 
-def worker_rate(broker: str, topic: str, events: int, port: int) -> float:
-    env = {
-        **os.environ,
-        "DETECTOR_BROKER": broker,
-        "DETECTOR_APP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-        "DETECTOR_CALLS_TOPIC": topic,
-        "DETECTOR_WEB_PORT": str(port),
-        "DETECTOR_DATA_DIR": f"/tmp/detector-bench-{port}",
-        "DETECTOR_LOG_LEVEL": "warn",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def worker_rate(
+    broker: str, topic: str, events: int, port: int, workers: int, partitions: int
+) -> float:
+    app_id = f"bench-{uuid.uuid4().hex[:8]}"
+    procs = []
+    for i in range(workers):
+        env = {
+            **os.environ,
+            "DETECTOR_BROKER": broker,
+            "DETECTOR_APP_ID": app_id,
+            "DETECTOR_CALLS_TOPIC": topic,
+            "DETECTOR_PARTITIONS": str(partitions),
+            "DETECTOR_WEB_PORT": str(port + i),
+            "DETECTOR_DATA_DIR": f"/tmp/detector-bench-{app_id}-{i}",
+            "DETECTOR_LOG_LEVEL": "warn",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    urls = [f"http://127.0.0.1:{port + i}" for i in range(workers)]
     try:
         first_at, first_count = None, 0.0
-        while True:
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
             time.sleep(0.05)
             try:
-                count = consumed(f"http://127.0.0.1:{port}")
+                count = sum(consumed(url) for url in urls)
             except OSError:
                 continue
             if count and first_at is None:
                 first_at, first_count = time.perf_counter(), count
-            if count >= events:
-                assert first_at is not None
+            if count >= events and first_at is not None:
                 return (count - first_count) / (time.perf_counter() - first_at)
+        raise RuntimeError("the workers did not read every event in 30 minutes")
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if "--noop-child" in sys.argv:
+        sys.argv.remove("--noop-child")
+        env = os.environ
+        noop_agent(env["BENCH_BROKER"], env["BENCH_TOPIC"], int(env["BENCH_EVENTS"]))
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--broker", default="127.0.0.1:9092")
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--port", type=int, default=6099)
+    parser.add_argument("--workers", default="1", help="worker counts to measure, e.g. 1,2,3")
+    parser.add_argument("--skip-faust", action="store_true", help="skip the no-op Faust agent")
     parser.add_argument(
         "--calls-per-message",
         type=int,
         default=1,
-        help="N > 1 sends the pre-aggregated form (count=N), as a busy producer should",
+        help="N > 1 sends the pre-aggregated form (count=N), as a busy producer may",
     )
     args = parser.parse_args()
     topic = f"bench-calls-{uuid.uuid4().hex[:8]}"
-    print(f"topic {topic}: {args.events:,} events, {args.partitions} partitions")
+    print(
+        f"topic {topic}: {args.events:,} events, {args.partitions} partitions, "
+        f"{args.calls_per_message} call(s) per message"
+    )
     asyncio.run(fill(args.broker, topic, args.events, args.partitions, args.calls_per_message))
     raw = asyncio.run(raw_rate(args.broker, topic, args.events))
-    print(f"raw aiokafka getmany : {raw:>10,.0f} events/s")
-    worker = worker_rate(args.broker, topic, args.events, args.port)
-    print(f"detector worker      : {worker:>10,.0f} events/s  ({worker / raw:.0%} of raw)")
-    if args.calls_per_message > 1:
-        calls = worker * args.calls_per_message
-        print(f"                       {calls:>10,.0f} calls/s (pre-aggregated messages)")
+    print(f"raw aiokafka getmany   : {raw:>10,.0f} events/s")
+    if not args.skip_faust:
+        noop = faust_rate(args.broker, topic, args.events)
+        print(f"no-op Faust agent      : {noop:>10,.0f} events/s  ({noop / raw:.2f}x raw)")
+    for workers in [int(w) for w in args.workers.split(",")]:
+        rate = worker_rate(args.broker, topic, args.events, args.port, workers, args.partitions)
+        line = f"detector worker x{workers}     : {rate:>10,.0f} events/s  ({rate / raw:.2f}x raw)"
+        if args.calls_per_message > 1:
+            line += f"  = {rate * args.calls_per_message:,.0f} calls/s"
+        print(line)
 
 
 if __name__ == "__main__":
