@@ -19,6 +19,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from agents.users import write_users
+from detector.access import User, Users, token_digest
 from tests.integration.conftest import ROOT, WorkerProcess, eventually, free_port
 from tests.integration.metrics_scrape import scrape, value
 
@@ -27,6 +29,7 @@ OPERATIONS = [f"Exact.Op{i}" for i in range(12)]
 # Short windows and grace: the dashboard's counts (judged windows only) are complete
 # seconds after the last call, not minutes.
 FAST_WINDOWS = {"DETECTOR_WINDOW_SECONDS": "10", "DETECTOR_GRACE_SECONDS": "2"}
+TOKEN = "dtk_exactly-once-test-token"
 
 
 def call(rng: random.Random, i: int) -> tuple[bytes, bytes]:
@@ -64,8 +67,19 @@ def window_calls(worker: WorkerProcess) -> float:
     )
 
 
+def with_api_token(data_dir: str) -> dict[str, str]:
+    """A users file with one admin whose API token the test uses; the worker's env."""
+    path = Path(data_dir) / "users.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_users(path, Users(users=(User(name="ops", role="admin", tokens=(token_digest(TOKEN),)),)))
+    return FAST_WINDOWS
+
+
 def api_calls(worker: WorkerProcess) -> int:
-    with urllib.request.urlopen(f"{worker.url}/api/operations", timeout=5) as response:
+    request = urllib.request.Request(
+        f"{worker.url}/api/operations", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         rows = json.loads(response.read())["operations"]
     return sum(sum(row["hourly_calls"]) for row in rows if row["operation"] in OPERATIONS)
 
@@ -90,7 +104,8 @@ async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
     seed = int(time.time())
     rng = random.Random(seed)
     n = 20_000
-    worker = start_worker(**FAST_WINDOWS)
+    env = with_api_token(worker_env["DETECTOR_DATA_DIR"])
+    worker = start_worker(**env)
     sending = asyncio.create_task(
         send_slowly(producer, worker_env["DETECTOR_CALLS_TOPIC"], range(n), seed, 15.0)
     )
@@ -99,7 +114,7 @@ async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
         await asyncio.sleep(rng.uniform(1.0, 4.0))
         kills.append(window_calls(worker))
         worker.kill()
-        worker = start_worker(**FAST_WINDOWS)
+        worker = start_worker(**env)
     await sending
     note = f"seed {seed}; counted before each kill: {kills}"
     await assert_exact(worker, n, 90, note)
@@ -133,7 +148,9 @@ async def test_a_broker_restart_mid_stream_neither_loses_nor_double_counts(
 ) -> None:
     address = f"127.0.0.1:{own_broker.port}"  # type: ignore[attr-defined]
     n = 12_000
-    worker = start_worker(DETECTOR_BROKER=address, **FAST_WINDOWS)
+    worker = start_worker(
+        DETECTOR_BROKER=address, **with_api_token(worker_env["DETECTOR_DATA_DIR"])
+    )
     producer = AIOKafkaProducer(bootstrap_servers=address, linger_ms=5)
     await producer.start()
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
