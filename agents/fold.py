@@ -52,10 +52,14 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         if folded is None:
             continue  # Applied before this worker (or its predecessor) stopped.
         state, late = folded
-        if late:
-            detector.metrics.late.inc(late)
+        metrics = detector.metrics
+        metrics.late.inc(late.calls)
         if not state.windows:
             continue  # A new operation whose every call was late: nothing to keep.
+        labels = (item.operation, state.integration or "")
+        metrics.calls.labels(*labels).inc(sum(w.calls for _, w in item.windows) - late.calls)
+        metrics.errors.labels(*labels).inc(sum(w.errors for _, w in item.windows) - late.errors)
+        metrics.retries.labels(*labels).inc(sum(w.retries for _, w in item.windows) - late.retries)
         until = closed_until(settings.window_seconds, settings.grace_seconds, item.watermark)
         await detector.judge(item.operation, state, until, now)
         state.expire(retention)

@@ -211,7 +211,7 @@ class BatchIngest(Service):
             decoded = decode_batch([r for r in records if r.key not in refused], self.limits)
             decoded.invalid.extend((r, refused[r.key]) for r in records if r.key in refused)
         try:
-            items = await self._commit(fetched, decoded)
+            await self._commit(fetched, decoded)
         except ProducerFenced:
             log.error(
                 "another worker took this worker's transactional id (same DETECTOR_DATA_DIR "
@@ -228,7 +228,7 @@ class BatchIngest(Service):
             await self._rewind(fetched)
             await asyncio.sleep(_RETRY_SECONDS)
             return
-        self._observe(fetched, decoded, items, time.perf_counter() - started)
+        self._observe(fetched, decoded, time.perf_counter() - started)
 
     def _refuse(self, decoded: DecodedBatch) -> dict[Any, DecodeError]:
         """Record keys of new operations past the caps (``detector.cardinality``), with why.
@@ -246,7 +246,7 @@ class BatchIngest(Service):
 
     async def _commit(
         self, fetched: dict[TopicPartition, list[Any]], decoded: DecodedBatch
-    ) -> list[partial_counts.Partial]:
+    ) -> None:
         """Everything the batch produced and its offsets, in one transaction."""
         assert self.consumer is not None
         assert self.producer is not None
@@ -271,7 +271,6 @@ class BatchIngest(Service):
         for item in items:
             for source in item.sources:
                 self._read[source] = max(item.watermark, self._read.get(source, item.watermark))
-        return items
 
     def _extras(
         self, decoded: DecodedBatch
@@ -357,7 +356,6 @@ class BatchIngest(Service):
         self,
         fetched: dict[TopicPartition, list[Any]],
         decoded: DecodedBatch,
-        items: list[partial_counts.Partial],
         seconds: float,
     ) -> None:
         detector = self.detector
@@ -371,11 +369,6 @@ class BatchIngest(Service):
         for record, error in decoded.invalid:
             metrics.invalid.labels(error.reason).inc()
             _log_dead_letter(detector, record, error, now)
-        for item in items:
-            labels = (item.operation, item.integration or "")
-            metrics.calls.labels(*labels).inc(sum(w.calls for _, w in item.windows))
-            metrics.errors.labels(*labels).inc(sum(w.errors for _, w in item.windows))
-            metrics.retries.labels(*labels).inc(sum(w.retries for _, w in item.windows))
         assert self.consumer is not None
         for tp, msgs in fetched.items():
             highwater = self.consumer.highwater(tp)

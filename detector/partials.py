@@ -119,8 +119,8 @@ def decode(raw: bytes) -> tuple[list[Partial], dict[int, bool]]:
 
 def fold(
     state: OperationWindows | None, partial: Partial, partition: int, retention: int
-) -> tuple[OperationWindows, int] | None:
-    """The operation's windows with ``partial`` merged, and the calls too late to count
+) -> tuple[OperationWindows, WindowCounts] | None:
+    """The operation's windows with ``partial`` merged, and the counts too late to merge
     (older than the retention before the batch); None if it was already applied. A new
     operation whose every call was late has no windows: nothing to keep."""
     if state is not None and partial.sources:
@@ -135,10 +135,10 @@ def fold(
     # Late means older than the retention before this batch: a batch of a backlog can
     # span hours, and its early windows are not late, only old.
     horizon = state.horizon(retention, partial.read_before)
-    late = 0
+    late = WindowCounts()
     for start, counts in partial.windows:
         if horizon is not None and start < horizon:
-            late += counts.calls
+            late.add(counts.calls, counts.errors, counts.retries)
         else:
             state.merge(start, counts)
     for source, offset in partial.sources.items():

@@ -23,7 +23,7 @@ def _stored(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-GOOD_WINDOWS = {"p": 1, "i": "web", "t": 120.5, "w": {"60": [5, 2, 1, {"E1": 2}]}}
+GOOD_WINDOWS = {"p": 1, "i": "web", "t": 120.5, "w": {"60": [5, 2, 1, {"E1": 2}]}, "a": {"0": 17}}
 
 
 def test_sound_windows_round_trip() -> None:
@@ -45,6 +45,8 @@ def test_sound_windows_round_trip() -> None:
         (("w", "60"), [1, 2], "window"),
         (("w", "60"), None, "window"),
         (("w",), [], "windows"),
+        (("a", "0"), -1, "applied offset"),
+        (("a",), [], "applied offsets"),
         (("p",), -1, "partition"),
         (("p",), "0", "partition"),
         (("t",), "yesterday", "last call"),
