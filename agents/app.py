@@ -177,9 +177,15 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         fields=detection.fields_for,
     )
     dashboard.add_routes(web_app)
+    ingest_writer = http_ingest.KafkaWriter(settings.broker, settings.calls_topic)
+
+    @app.on_before_shutdown.connect
+    async def stop_ingest_writer(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        await ingest_writer.stop()
+
     http_ingest.Ingest(
         http_ingest.load_tokens(settings),
-        http_ingest.kafka_writer(app, settings.calls_topic),
+        ingest_writer,
         registry,
         max_bytes=settings.ingest_max_bytes,
         write_timeout=settings.ingest_write_timeout,

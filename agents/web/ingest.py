@@ -13,9 +13,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
 from agents.settings import Settings
@@ -161,15 +161,39 @@ def load_tokens(settings: Settings) -> dict[bytes, str]:
     return tokens
 
 
-def kafka_writer(app: Any, topic: str) -> Write:
-    """Send every message (key = operation) and wait until Kafka acknowledged them all."""
+class KafkaWriter:
+    """HTTP ingest's own Kafka producer, started on the first request.
 
-    async def write(messages: list[Outgoing]) -> None:
-        pending = [
-            await app.producer.send(topic, item.key, item.value, None, None, None)
-            for item in messages
-        ]
-        for future in pending:
-            await future
+    Not Faust's producer: that one is shared with the agents, the changelogs and topic
+    creation, and was seen to hold an ingest request for minutes while the worker was
+    creating its log topic. Sends every message (key = operation) and waits until Kafka
+    acknowledged them all.
+    """
 
-    return write
+    def __init__(self, broker: str, topic: str) -> None:
+        self.broker = broker
+        self.topic = topic
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, messages: list[Outgoing]) -> None:
+        producer = await self._started()
+        pending = [await producer.send(self.topic, m.value, key=m.key) for m in messages]
+        await asyncio.gather(*pending)
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all", linger_ms=5)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
