@@ -95,11 +95,15 @@ async def post_for(
 
 
 async def ready(url: str) -> None:
-    """Until the worker answers a real POST (its Kafka producer is up)."""
+    """Until the worker is ready (/readyz) and answers a real POST."""
     body = orjson.dumps({"operation": "Bench.Ready", "status": "ok"})
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        for _ in range(600):
+        for _ in range(1200):
             try:
+                async with http.get(f"{url}/readyz") as probe:
+                    if probe.status != 200:
+                        await asyncio.sleep(0.1)
+                        continue
                 async with http.post(f"{url}/api/calls", data=body) as r:
                     if r.status == 202:
                         return
@@ -139,12 +143,15 @@ def main() -> None:
         "DETECTOR_LOG_LEVEL": "warn",
         "DETECTOR_INGEST_TOKENS": f"bench={TOKEN}",
     }
+    log_path = Path(env["DETECTOR_DATA_DIR"] + ".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "agents.cli", "worker", "--quiet"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         asyncio.run(ready(url))
@@ -158,10 +165,11 @@ def main() -> None:
         deadline = time.monotonic() + 120
         while (counted := counted_calls(url)) < expected and time.monotonic() < deadline:
             time.sleep(0.5)
-        print(f"worker counted {counted:,.0f} of {expected:,} accepted calls")
+        print(f"worker counted {counted:,.0f} of {expected:,} accepted calls (log: {log_path})")
     finally:
         proc.terminate()
         proc.wait(30)
+        log_file.close()
 
 
 if __name__ == "__main__":
