@@ -118,7 +118,7 @@ def noop_agent(broker: str, topic: str, events: int) -> None:
 
 def faust_rate(broker: str, topic: str, events: int) -> float:
     done = subprocess.run(
-        [sys.executable, __file__, "--noop-child", "worker", "-l", "warning"],
+        [sys.executable, __file__, "--noop-child", "worker", "-l", "warn"],
         env={
             **os.environ,
             "BENCH_BROKER": broker,
@@ -131,9 +131,10 @@ def faust_rate(broker: str, topic: str, events: int) -> float:
         timeout=1800,
         check=False,
     )
-    for line in done.stdout.splitlines():
-        if line.startswith("RATE "):
-            return float(line.split()[1])
+    # Faust's worker may redirect the child's stdout into its log.
+    for line in (done.stdout + done.stderr).splitlines():
+        if "RATE " in line:
+            return float(line.split("RATE ")[1].split()[0])
     raise RuntimeError(f"the no-op agent did not finish:\n{done.stderr[-2000:]}")
 
 
