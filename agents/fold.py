@@ -56,7 +56,7 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         metrics.late.inc(late.calls)
         if not state.windows:
             continue  # A new operation whose every call was late: nothing to keep.
-        labels = (item.operation, state.integration or "")
+        labels = (metrics.operation_label(item.operation), state.integration or "")
         metrics.calls.labels(*labels).inc(sum(w.calls for _, w in item.windows) - late.calls)
         metrics.errors.labels(*labels).inc(sum(w.errors for _, w in item.windows) - late.errors)
         metrics.retries.labels(*labels).inc(sum(w.retries for _, w in item.windows) - late.retries)

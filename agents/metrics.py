@@ -10,7 +10,10 @@ _BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000)
 
 
 class PipelineMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, max_operations: int = 2_000) -> None:
+        # Operations with their own ``_total`` series; later ones share operation="".
+        self.max_operations = max_operations
+        self.labeled: set[str] = set()
         self.calls = Counter(
             "detector_operation_calls",
             "Calls seen per operation (event time).",
@@ -79,3 +82,13 @@ class PipelineMetrics:
             ("partition",),
             registry=registry,
         )
+
+    def operation_label(self, operation: str) -> str:
+        """The operation's label on the ``_total`` counters: its name while the series
+        budget (``DETECTOR_METRICS_MAX_OPERATIONS``) lasts, then "" (per integration)."""
+        if operation in self.labeled:
+            return operation
+        if len(self.labeled) < self.max_operations:
+            self.labeled.add(operation)
+            return operation
+        return ""

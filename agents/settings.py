@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most operations of one integration a worker tracks (too_many_operations).",
     )
+    metrics_max_operations: int = Field(
+        2_000,
+        ge=0,
+        description="Above this many operations in a worker, per-operation metric series give "
+        "way to per-integration ones (operations with a problem keep theirs, up to this many).",
+    )
     batch_within: float = Field(0.2, gt=0, description="Longest wait, in seconds, to fill a batch.")
     detection_config: Path | None = Field(
         None, description="YAML file of per-operation detection rules (see deploy/)."

@@ -51,6 +51,17 @@ class WindowCounts:
         if not isinstance(raw, list | tuple) or len(raw) != 4:
             raise ValueError("window: expected [calls, errors, retries, error codes]")
         calls, errors, retries, codes = raw
+        if (  # The common case, checked inline: this runs for every window restored.
+            type(calls) is int
+            and type(errors) is int
+            and type(retries) is int
+            and 0 <= calls <= stored.MAX_STORED
+            and 0 <= errors <= stored.MAX_STORED
+            and 0 <= retries <= stored.MAX_STORED
+            and type(codes) is dict
+            and not codes
+        ):
+            return cls(calls, errors, retries, {})
         return cls(
             stored.count(calls, "window calls"),
             stored.count(errors, "window errors"),
