@@ -1,5 +1,7 @@
 """Catching up over a long gap costs a bounded number of engine steps, whatever the
-gap: a call stamped 1970 or months of silence must not walk one step per minute."""
+gap: a call stamped 1970 or months of silence must not walk one step per minute (that
+took minutes; a bounded catch-up takes about 0.1 s per operation: the budgets below leave
+room for a busy shared machine)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def test_a_call_stamped_1970_then_one_now_is_judged_within_a_second() -> None:
     started = time.perf_counter()
     state, changes = engine.advance(None, "A", None, windows, NOW + 60)
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    assert elapsed < 2.0, f"took {elapsed:.2f} s"
     assert state is not None
     assert state.last_boundary == NOW + 60
     assert state.total_calls == 4
@@ -49,7 +51,7 @@ def test_months_of_silence_go_no_calls_hold_it_and_recover_on_the_next_call() ->
     resume = quiet_from + 120 * DAY
     started = time.perf_counter()
     state_, changes = engine.advance(state, "Op", "test", {resume: WindowCounts(4, 0, 0)}, resume)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0
     assert [c.status for c in changes] == [Status.NO_CALLS]
     assert changes[0].at.timestamp() < quiet_from + 3600  # Busy: judged within the hour.
     assert state_ is not None
@@ -104,7 +106,7 @@ def test_replay_of_1970_and_now_lines_is_fast_and_reports_the_stragglers(
     started = time.perf_counter()
     run_replay(events, DetectionConfig(), 60, out)
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    assert elapsed < 3.0, f"took {elapsed:.2f} s"
     report = capsys.readouterr().err
     assert ":5: skipped: count_too_large" in report
     assert "1 invalid lines skipped; 1 events out of order skipped" in report
