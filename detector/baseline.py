@@ -40,6 +40,7 @@ PEAK_DECAY = 0.998  # Per hour: a surge is forgotten over about two weeks.
 RUN_QUIET = 180  # Seconds without a call before the next call starts a new run.
 RUNS_KEEP = 12
 MIN_PERIOD = 300
+WINSOR = 3.0**2  # Squared spreads beyond which one hour's fall is clipped.
 SPREAD_FLOOR = 0.005  # No operation is judged steadier than ~7% per hour beyond Poisson.
 
 
@@ -141,8 +142,9 @@ class Baseline:
             # incident cannot teach it, and a wrong alarm cannot freeze it either.
             value = min(max(value, 0.5 * old), 2 * old + 10)
         elif seen >= 2:
-            # A surge (a campaign) teaches the bucket at most twice its value.
-            value = min(value, 2 * old + 10)
+            # A surge (a campaign) teaches the bucket at most 1.5 times its value: an
+            # inflated bucket would make every normal hour look like a fall.
+            value = min(value, 1.5 * old + 10)
         alpha = max(1.0 / (seen + 1), ALPHA_FLOOR)
         self.hourly[kind][hour] = old + alpha * (value - old)
         self.seen[kind][hour] = seen + 1
@@ -176,7 +178,9 @@ class Baseline:
             mean, poisson = span
             spread = max(self.down[i], SPREAD_FLOOR) + poisson
             below = min(mean, 0.0) ** 2
-            target = min(2 * below, 16 * spread) - poisson  # Winsorised at four spreads.
+            # Winsorised at 3 spreads: a drop being judged must not teach that drops
+            # are normal (the test fires near four).
+            target = min(2 * below, WINSOR * spread) - poisson
             self.down[i] = max(0.0, self.down[i] + alpha * (target - self.down[i]))
         self.volume_hours += 1
         surge = residual - 2 * math.sqrt(variance)  # Sure to be at least this high.
