@@ -29,12 +29,3 @@ def poisson_upper_log_p(k: float, lam: float) -> float:
     if k <= lam:
         return 0.0
     return -(lam - k + k * math.log(k / lam))
-
-
-def poisson_lower_log_p(k: float, lam: float) -> float:
-    """log P(X <= k) bound for X ~ Poisson(lam); 0.0 when k >= lam. k = 0 gives -lam."""
-    if k >= lam:
-        return 0.0
-    if k <= 0:
-        return -lam
-    return -(lam - k + k * math.log(k / lam))
