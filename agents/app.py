@@ -177,7 +177,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         fields=detection.fields_for,
     )
     dashboard.add_routes(web_app)
-    ingest_writer = http_ingest.KafkaWriter(settings.broker, settings.calls_topic)
+    ingest_writer = http_ingest.KafkaWriter(
+        settings.broker, settings.calls_topic, settings.partitions
+    )
 
     @app.on_before_shutdown.connect
     async def stop_ingest_writer(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
+from agents.clients import ensure_topic
 from agents.settings import Settings
 from agents.web.auth import open_route
 from detector.errors import ConfigError
@@ -170,9 +171,10 @@ class KafkaWriter:
     acknowledged them all.
     """
 
-    def __init__(self, broker: str, topic: str) -> None:
+    def __init__(self, broker: str, topic: str, partitions: int) -> None:
         self.broker = broker
         self.topic = topic
+        self.partitions = partitions
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -184,6 +186,9 @@ class KafkaWriter:
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
+                # A request may come before the worker created the topic: never let the
+                # broker auto-create it with its own defaults.
+                await ensure_topic(self.broker, self.topic, self.partitions)
                 producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all", linger_ms=5)
                 try:
                     await producer.start()
