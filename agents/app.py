@@ -18,6 +18,7 @@ from agents import evaluate, fold, health, ingest, oplog, web_metrics
 from agents.consistency import ReadCommittedApp
 from agents.context import Detector, Topics
 from agents.files import read_yaml
+from agents.lifecycle import Lifecycles
 from agents.links import LinkMaker
 from agents.logs import quiet_repeats
 from agents.metrics import PipelineMetrics
@@ -32,7 +33,7 @@ from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
 from detector.opconfig import DetectionConfig, parse_detection_config
-from tables import counts, models, summaries
+from tables import counts, inflight, models, summaries
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         for topic in (topics.invalid, topics.status, topics.log, topics.payloads):
             await topic.maybe_declare()
 
+    inflight_events, lifecycle_states = inflight.declare(app, settings.partitions)
     detector = Detector(
         app=app,
         settings=settings,
@@ -158,7 +160,15 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         models=models.declare(app, settings.partitions),
         summaries=summaries.declare(app, settings.partitions),
         links=LinkMaker.from_settings(settings),
+        inflight=inflight_events,
+        lifecycle_states=lifecycle_states,
     )
+    detector.lifecycles = Lifecycles(detector)
+
+    async def partitions_moved(*_: Any, **__: Any) -> None:
+        detector.lifecycles.forget()
+
+    app.on_partitions_assigned.connect(partitions_moved)
     ingest.register(detector)
     fold.register(detector)
     evaluate.register(detector)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -23,6 +23,9 @@ from detector.engine import Engine
 from detector.opconfig import DetectionConfig
 from detector.status import StatusChange
 from detector.windows import OperationWindows
+
+if TYPE_CHECKING:
+    from agents.lifecycle import Lifecycles
 
 Judge = Callable[[str, OperationWindows, int, float], Awaitable[None]]
 """Judge an operation's windows up to a boundary (operation, windows, until, now)."""
@@ -57,9 +60,12 @@ class Detector:
     models: Any
     summaries: Any
     links: LinkMaker
+    inflight: Any = None  # tables.inflight: events in flight ...
+    lifecycle_states: Any = None  # ... and the rest of each operation's lifecycle.
     judge: Judge = _not_registered
     progress: IngestProgress = field(default_factory=IngestProgress)
     quarantine: Quarantine = field(init=False)
+    lifecycles: Lifecycles = field(init=False)  # Set by app.build, over the two tables.
 
     def __post_init__(self) -> None:
         self.quarantine = Quarantine(self.metrics.quarantined)

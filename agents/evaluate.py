@@ -108,10 +108,15 @@ async def advance_operation(
     )
     if before is not None and before.last_boundary >= until:
         return before
+    book = detector.lifecycles
+    life = book.get(operation)
+    snapshots = life.close(until, book.policy(operation, windows.integration))
     state, changes = detector.engine.advance(
-        before, operation, windows.integration, windows.windows, until
+        before, operation, windows.integration, windows.windows, until, snapshots
     )
+    life.judged(until)
     if state is None:
+        book.save(operation, windows.partition, windows.integration)
         return None
     detected_at = datetime.fromtimestamp(now, tz=UTC)
     for change in changes:
@@ -120,6 +125,7 @@ async def advance_operation(
     # Published first, stored second: a crash in between re-publishes the same change
     # ids after the restart, which consumers dedupe; the reverse could lose a change.
     put(detector.models, windows.partition, operation, state.to_dict())
+    book.save(operation, windows.partition, windows.integration)
     summary = _summary(detector, operation, windows, state, changes)
     put(detector.summaries, windows.partition, operation, summary.model_dump(mode="json"))
     return state

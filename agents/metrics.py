@@ -76,6 +76,19 @@ class PipelineMetrics:
             ("status",),
             registry=registry,
         )
+        self.inflight = Gauge(
+            "detector_inflight_events",
+            "Events followed by event_id not finished yet (received, processing, retrying).",
+            _OP,
+            registry=registry,
+        )
+        self.inflight_overflow = Counter(
+            "detector_inflight_overflow",
+            "Events not followed because the operation had DETECTOR_INFLIGHT_CAP in flight "
+            "(each counted once, at its outcome).",
+            _OP,
+            registry=registry,
+        )
         self.lag = Gauge(
             "detector_consumer_lag_messages",
             "Messages of the calls topic not yet processed, per partition.",

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         10_000, ge=1, description="Most events the ingest agent processes in one batch."
     )
+    inflight_cap: int = Field(
+        100_000,
+        ge=1,
+        description="Most events of one operation followed through their lifecycle at once; "
+        "more are counted once at their outcome and in detector_inflight_overflow_total.",
+    )
     max_count: int = Field(
         1_000_000,
         ge=1,

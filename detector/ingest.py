@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from detector.errors import DecodeError
 from detector.events import (
     LIMITS,
+    UNDER_WAY,
     Limits,
     OperationCall,
     check_limits,
@@ -59,8 +60,13 @@ class DecodedBatch:
     # The source partitions each operation's counted records came from.
     partitions: dict[str, set[int]] = field(default_factory=dict)
     last_call_at: dict[str, float] = field(default_factory=dict)
-    # Calls that failed or will be retried: the operation log keeps them.
+    # What the operation log keeps: calls that failed or will be retried, and every
+    # status of events followed by ``event_id`` (their timelines).
     failures: list[tuple[RawRecord, OperationCall]] = field(default_factory=list)
+    # By row of ``batch``: records of events followed by ``event_id`` (counted by their
+    # lifecycle, ``detector.lifecycle.batch``), and (error code, message) of failed rows.
+    followed: dict[int, OperationCall] = field(default_factory=dict)
+    codes: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,6 +161,9 @@ def decode_batch(
         if check_keys and record.key != operation.encode():
             out.misrouted.append((record, operation))
             continue
+        if call is not None and call.event_id is not None and call.count is None:
+            out.followed[len(batch)] = call
+            calls = errors = retries = 0  # Until its lifecycle says what it stands for.
         batch.append(operation, ts, calls, errors, retries)
         sources = out.partitions.get(operation)
         if sources is None:
@@ -165,12 +174,16 @@ def decode_batch(
             out.last_call_at[operation] = ts
         if integration is not None or operation not in batch.integrations:
             batch.integrations[operation] = integration
-        if errors or retries:
+        if call is not None and (call.event_id is not None or call.status in UNDER_WAY):
+            if keep_failures and (call.status != "success" or call.event_id is not None):
+                out.failures.append((record, call))  # A step of an event's timeline.
+        elif errors or retries:
             if keep_failures and call is None:
                 call = decode(record.value, record.timestamp, limits)
             if call is not None and keep_failures:
                 out.failures.append((record, call))
             if errors:
                 code = call.error_code if call is not None else None
+                out.codes[len(batch) - 1] = (code, call.error_message if call else None)
                 batch.error_codes.append((operation, ts, code or "unknown", errors))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from detector.events import OperationCall
+from detector.events import UNDER_WAY, OperationCall
 from detector.masking import HIDDEN, FieldRules, mask, mask_field
 from detector.status import StatusChange
 
@@ -28,7 +28,9 @@ class LogEntry(BaseModel):
     operation: str
     integration: str | None = None
     timestamp: float
-    status: str
+    status: str  # A call's outcome; with ``event_id``, the step of the event's lifecycle.
+    event_id: str | None = None
+    event_type: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     source_record: str | None = None
@@ -65,8 +67,15 @@ def from_call(call: OperationCall, source: str, partition: int, offset: int) -> 
         raise ValueError("log only decoded calls: this one has no timestamp")
     calls, errors, retries = call.tally()
     status = "error" if errors else "retrying" if retries else "success"
+    followed = call.event_id is not None and call.count is None
+    if followed or call.status in UNDER_WAY:
+        status, calls = call.status or status, 1
+    # One entry per status message: an event's steps share its event_id, not the entry id.
+    step = f"{call.event_id}/{call.status}/{call.timestamp}" if followed else None
     return LogEntry(
-        id=call.event_id or entry_id(source, partition, offset),
+        id=entry_id(step, 0, 0) if step else entry_id(source, partition, offset),
+        event_id=call.event_id,
+        event_type=call.event_type,
         kind="call",
         operation=call.operation,
         integration=call.integration,

@@ -16,3 +16,10 @@ def put(table: Any, partition: int, key: str, value: Any) -> Any:
     future is done once the broker has the record."""
     table.data[key] = value
     return table.send_changelog(partition, key, value)
+
+
+def delete(table: Any, partition: int, key: str) -> None:
+    """Drop ``table[key]`` and send a tombstone to changelog ``partition`` (compaction
+    then removes the key from the changelog too)."""
+    table.data.pop(key, None)
+    table.send_changelog(partition, key, None, value_serializer="raw")

@@ -129,19 +129,31 @@ class Lifecycle:
         """Take one status message in; the (calls, errors, retries) it adds to its window."""
         ts = call.timestamp
         assert ts is not None, "events are decoded with a timestamp"
+        if call.event_id is None or call.count is not None:
+            calls, errors, retries = call.tally()
+            self.count(ts, calls, errors, retries, call.error_code, call.error_message, policy)
+            return calls, errors, retries
+        self._enter(ts, policy)
+        return self._follow(call.event_id, ts, call, policy)
+
+    def count(
+        self, ts: float, calls: int, errors: int, retries: int, code: str | None,
+        message: str | None, policy: Policy,
+    ) -> None:  # fmt: skip
+        """Take in a record that is not followed (no ``event_id``, or pre-aggregated):
+        its counts stand as they are; its failures are evidence."""
+        self._enter(ts, policy)
+        if calls:
+            self.days.add(ts, calls, 0, policy.zone)
+        self._outcome(ts, errors, calls > errors + retries, code, message, policy)
+
+    def _enter(self, ts: float, policy: Policy) -> None:
+        """Event time reaches ``ts``: the boundaries before its window are complete."""
         start = window_start(ts, policy.window)
         if self.checked is None:
             self.checked = start
         elif start > self.checked:
             self.close(start, policy)
-        if call.event_id is None or call.count is not None:
-            calls, errors, retries = call.tally()
-            if calls:
-                self.days.add(ts, calls, 0, policy.zone)
-            succeeded = calls > errors + retries
-            self._outcome(ts, errors, succeeded, call.error_code, call.error_message, policy)
-            return calls, errors, retries
-        return self._follow(call.event_id, ts, call, policy)
 
     def close(self, until: int, policy: Policy) -> dict[int, Snapshot]:
         """Take the snapshots of every boundary up to ``until``; the ones not judged yet."""

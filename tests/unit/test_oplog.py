@@ -28,11 +28,24 @@ def test_a_failed_call_keeps_its_records_error_and_event_id() -> None:
         payload={"a": 1},
     )
     entry = from_call(call, "operation-calls", 0, 10)
-    assert (entry.id, entry.kind, entry.status) == ("ev-1", "call", "error")
+    assert (entry.event_id, entry.kind, entry.status) == ("ev-1", "call", "error")
     assert (entry.source_record, entry.destination_record) == ("42", "D-7")
     assert (entry.error_code, entry.error_message) == ("500", "timeout")
     assert entry.payload_state == "present"
     assert entry.payload is None
+
+
+def test_each_step_of_an_event_is_an_entry_of_its_own_with_a_stable_id() -> None:
+    steps = [_call(event_id="ev-1", status=s, event_type="deal.updated")
+             for s in ("received", "processing", "retrying", "delivered")]  # fmt: skip
+    entries = [from_call(c, "operation-calls", 0, i) for i, c in enumerate(steps)]
+    assert [e.status for e in entries] == ["received", "processing", "retrying", "success"]
+    assert {e.event_id for e in entries} == {"ev-1"}
+    assert {e.event_type for e in entries} == {"deal.updated"}
+    assert [e.count for e in entries] == [1, 1, 1, 1]
+    assert len({e.id for e in entries}) == 4
+    # Re-delivered from another offset, a step keeps its id.
+    assert from_call(steps[0], "operation-calls", 3, 99).id == entries[0].id
 
 
 def test_without_event_id_the_id_is_stable_per_message_and_distinct_across_messages() -> None:

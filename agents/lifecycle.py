@@ -1,0 +1,85 @@
+"""The lifecycles of the operations this worker owns, kept in memory and in two
+changelogged tables (``tables.inflight``): the ingest agent feeds them, the evaluator
+judges with their snapshots, and both store what changed.
+
+After a restart or a rebalance an operation's lifecycle is rebuilt from the tables the
+first time it is needed (one pass over the events table for every operation not yet
+known), so the worker continues exactly where the last owner stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from detector.lifecycle.tracker import Lifecycle, Policy
+from tables.inflight import SEPARATOR, event_key
+from tables.writes import delete, put
+
+if TYPE_CHECKING:
+    from agents.context import Detector
+
+
+class Lifecycles:
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.events, self.states = detector.inflight, detector.lifecycle_states
+        self.known: dict[str, Lifecycle] = {}
+        self.policies: dict[str, Policy] = {}
+        self.overflow: dict[str, int] = {}
+
+    def forget(self, *_: Any) -> None:
+        """Partitions moved: rebuild from the tables when next needed."""
+        self.known.clear()
+
+    def policy(self, operation: str, integration: str | None) -> Policy:
+        found = self.policies.get(operation)
+        if found is None:
+            settings = self.detector.settings
+            rule = self.detector.engine.rule(operation, integration)
+            found = Policy.of(
+                rule, settings.window_seconds, self.detector.detection.zone, settings.inflight_cap
+            )
+            self.policies[operation] = found
+        return found
+
+    def get(self, operation: str) -> Lifecycle:
+        life = self.known.get(operation)
+        if life is None:
+            self._rebuild(operation)
+            life = self.known[operation]
+        return life
+
+    def _rebuild(self, wanted: str) -> None:
+        """Every operation not known yet that has events in the table, and ``wanted``."""
+        stored: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+        for key, value in list(self.events.data.items()):
+            operation, _, event_id = key.partition(SEPARATOR)
+            if value is not None and operation not in self.known:
+                stored[operation].append((event_id, value))
+        for operation in {*stored, wanted}:
+            raw = self.states.data.get(operation)
+            events = stored.get(operation, [])
+            life = Lifecycle.from_dict(raw, events) if raw is not None else Lifecycle()
+            life.changed = {}
+            self.known[operation] = life
+
+    def save(self, operation: str, partition: int, integration: str | None) -> None:
+        """Store what changed: the events (deleted when finished) and the rest."""
+        life = self.known.get(operation)
+        if life is None:
+            return
+        for event_id, event in life.drain().items():
+            key = event_key(operation, event_id)
+            if event is None:
+                delete(self.events, partition, key)
+            else:
+                put(self.events, partition, key, event.to_list())
+        put(self.states, partition, operation, life.to_dict())
+        metrics = self.detector.metrics
+        labels = (operation, integration or "")
+        metrics.inflight.labels(*labels).set(life.in_flight)
+        new = life.overflow - self.overflow.get(operation, life.overflow)
+        if new > 0:
+            metrics.inflight_overflow.labels(*labels).inc(new)
+        self.overflow[operation] = life.overflow

@@ -1,0 +1,76 @@
+"""Events followed through their lifecycle on the real broker: the live worker decides
+exactly what `detector replay` decides for the same status messages (stuck events,
+retries that never resolve), also when it is killed with events in flight and a new
+worker takes over from the changelogged in-flight table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from detector.simulate import Profile
+from detector.simulate_events import LifecycleIncident, lifecycle_events
+from detector.status import Status
+from tests.integration.conftest import WorkerProcess
+from tests.integration.test_detection_live import publish, read_changes, replayed, wait_for
+
+pytestmark = pytest.mark.integration
+SYNC = Profile("Crm.ContactSync", "crm", 6000, "flat", 0.0)
+ORDERS = Profile("Shop.OrderSync", "shop", 3000, "flat", 0.0)
+
+
+def history(now: int) -> tuple[list[dict[str, Any]], int, int]:
+    """Six hours of lifecycle traffic ending ten minutes ago: events stuck in processing
+    for an hour from three hours ago, and a destination down for an hour before that on
+    the other operation. Also the boundary replay judges up to, and a cut in between."""
+    start, end = now - 6 * 3600, now - 600
+    incidents = [
+        LifecycleIncident(SYNC.operation, "stuck", now - 3 * 3600, now - 2 * 3600),
+        LifecycleIncident(ORDERS.operation, "retry_forever", now - 4 * 3600, now - 3 * 3600),
+    ]
+    records = [m for m in lifecycle_events([SYNC, ORDERS], incidents, start, end, seed=5)
+               if m["timestamp"] < end]  # fmt: skip
+    last = max(int(r["timestamp"]) for r in records)
+    return records, last // 60 * 60, now - int(2.5 * 3600)
+
+
+async def test_live_worker_and_replay_follow_events_alike_across_a_restart(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    records, judged_until, cut = history(int(time.time()))
+    expected = replayed(records)
+    reasons = " | ".join(c.reason for c in expected.values())
+    assert "stuck in processing for more than 15 min" in reasons
+    assert "retrying for more than 15 min: 503 destination unavailable" in reasons
+    assert any(c.status is Status.MANY_PROBLEMS for c in expected.values())
+    calls, status = worker_env["DETECTOR_CALLS_TOPIC"], worker_env["DETECTOR_STATUS_TOPIC"]
+
+    # The first worker reads up to the middle of the stuck incident, then dies.
+    before = [r for r in records if r["timestamp"] < cut]
+    await publish(producer, calls, before)
+    first = start_worker()
+    early = set(replayed(before))
+    await wait_for(kafka, status, early)
+    await asyncio.sleep(4)  # Past the commit interval: offsets and tables are durable.
+    first.kill()
+
+    # A new worker recovers the events in flight and goes on.
+    await publish(producer, calls, [r for r in records if r["timestamp"] >= cut])
+    second = start_worker()
+    changes = await wait_for(kafka, status, set(expected), seconds=90)
+    live = {c.id: c for c in changes}
+    assert {i for i, c in live.items() if c.at.timestamp() <= judged_until} == set(expected)
+    for change_id, change in expected.items():
+        got = live[change_id].model_dump(exclude={"detected_at", "log_url"})
+        assert got == change.model_dump(exclude={"detected_at", "log_url"})
+    ids = [c.id for c in await read_changes(kafka, status)]
+    assert len(ids) == len(set(ids)), "a change was published twice"
+    second.stop()
