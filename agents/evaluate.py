@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from agents.progress import CatchUp
+from agents.progress import CatchUp, recovered
 from detector.replay import settle_all
 from detector.state import OperationState
 from detector.status import StatusChange
@@ -58,6 +58,10 @@ def _until(
 
 
 async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
+    if not recovered(detector.app):
+        # The timer runs during table recovery too: judging (and storing) half-restored
+        # state would overwrite what is still being read back.
+        return
     started = time.perf_counter()
     restore = detector.quarantine.decode
     counts = {

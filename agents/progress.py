@@ -47,3 +47,9 @@ class CatchUp:
             return False
         since = self.since.setdefault(partition, now)
         return now - since >= self.settle
+
+
+def recovered(app: Any) -> bool:
+    """Whether the worker's tables are restored from their changelogs (not recovering)."""
+    recovery = app.tables.recovery
+    return bool(recovery.completed.is_set() and not recovery.in_recovery)
