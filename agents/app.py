@@ -147,7 +147,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         for topic in (topics.invalid, topics.status, topics.log, topics.payloads):
             await topic.maybe_declare()
 
-    inflight_events, lifecycle_states = inflight.declare(app, settings.partitions)
     detector = Detector(
         app=app,
         settings=settings,
@@ -160,8 +159,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         models=models.declare(app, settings.partitions),
         summaries=summaries.declare(app, settings.partitions),
         links=LinkMaker.from_settings(settings),
-        inflight=inflight_events,
-        lifecycle_states=lifecycle_states,
+        inflight=inflight.declare(app, settings.partitions),
     )
     detector.lifecycles = Lifecycles(detector)
 

@@ -60,8 +60,7 @@ class Detector:
     models: Any
     summaries: Any
     links: LinkMaker
-    inflight: Any = None  # tables.inflight: events in flight ...
-    lifecycle_states: Any = None  # ... and the rest of each operation's lifecycle.
+    inflight: Any = None  # tables.inflight: events in flight and operations' lifecycles.
     judge: Judge = _not_registered
     progress: IngestProgress = field(default_factory=IngestProgress)
     quarantine: Quarantine = field(init=False)

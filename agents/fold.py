@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from detector import partials
+from detector.lifecycle.batch import apply
 from detector.windows import OperationWindows, closed_until
 from tables import counts as counts_table
 from tables.writes import put
@@ -52,6 +53,11 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         if folded is None:
             continue  # Applied before this worker (or its predecessor) stopped.
         state, late = folded
+        if item.events:  # Followed events: their lifecycle says what they count.
+            book = detector.lifecycles
+            policy = book.policy(item.operation, state.integration)
+            for start, counts in apply(book.get(item.operation), item.events, policy).items():
+                state.merge(start, counts)
         metrics = detector.metrics
         metrics.late.inc(late.calls)
         if not state.windows:
@@ -62,6 +68,7 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         metrics.retries.labels(*labels).inc(sum(w.retries for _, w in item.windows) - late.retries)
         until = closed_until(settings.window_seconds, settings.grace_seconds, item.watermark)
         await detector.judge(item.operation, state, until, now)
+        detector.lifecycles.save(item.operation, partition, state.integration)
         state.expire(retention)
         changed.append((item.operation, state))
     await _durable(detector, partition, changed)

@@ -1,9 +1,9 @@
 """The lifecycles of the operations this worker owns, kept in memory and in two
-changelogged tables (``tables.inflight``): the ingest agent feeds them, the evaluator
+changelogged table (``tables.inflight``): the ingest agent feeds them, the evaluator
 judges with their snapshots, and both store what changed.
 
 After a restart or a rebalance an operation's lifecycle is rebuilt from the tables the
-first time it is needed (one pass over the events table for every operation not yet
+first time it is needed (one pass over the table for every operation not yet
 known), so the worker continues exactly where the last owner stopped.
 """
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Lifecycles:
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
-        self.events, self.states = detector.inflight, detector.lifecycle_states
+        self.table = detector.inflight
         self.known: dict[str, Lifecycle] = {}
         self.policies: dict[str, Policy] = {}
         self.overflow: dict[str, int] = {}
@@ -53,12 +53,12 @@ class Lifecycles:
     def _rebuild(self, wanted: str) -> None:
         """Every operation not known yet that has events in the table, and ``wanted``."""
         stored: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
-        for key, value in list(self.events.data.items()):
-            operation, _, event_id = key.partition(SEPARATOR)
-            if value is not None and operation not in self.known:
+        for key, value in list(self.table.data.items()):
+            operation, separated, event_id = key.partition(SEPARATOR)
+            if separated and value is not None and operation not in self.known:
                 stored[operation].append((event_id, value))
         for operation in {*stored, wanted}:
-            raw = self.states.data.get(operation)
+            raw = self.table.data.get(operation)
             events = stored.get(operation, [])
             life = Lifecycle.from_dict(raw, events) if raw is not None else Lifecycle()
             life.changed = {}
@@ -72,10 +72,10 @@ class Lifecycles:
         for event_id, event in life.drain().items():
             key = event_key(operation, event_id)
             if event is None:
-                delete(self.events, partition, key)
+                delete(self.table, partition, key)
             else:
-                put(self.events, partition, key, event.to_list())
-        put(self.states, partition, operation, life.to_dict())
+                put(self.table, partition, key, event.to_list())
+        put(self.table, partition, operation, life.to_dict())
         metrics = self.detector.metrics
         labels = (operation, integration or "")
         metrics.inflight.labels(*labels).set(life.in_flight)

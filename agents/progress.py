@@ -12,6 +12,7 @@ ingest is gone or far behind) is not caught up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from detector.ingest import DecodedBatch
+from detector.lifecycle.batch import rows as lifecycle_rows
 from detector.windows import OperationWindows, WindowCounts, aggregate
 
 
@@ -37,6 +38,8 @@ class Partial:
     windows: list[tuple[int, WindowCounts]] = field(default_factory=list)
     # Newest event time read from the source partition(s) before this batch (late events).
     read_before: float | None = None
+    # The records the operation's lifecycle must see, in order (detector.lifecycle.batch).
+    events: list[list[Any]] = field(default_factory=list)
 
     def to_json(self) -> list[Any]:
         return [
@@ -47,11 +50,12 @@ class Partial:
             [[p, o] for p, o in self.sources.items()],
             [[s, *w.to_list()] for s, w in self.windows],
             self.read_before,
+            self.events,
         ]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Partial:
-        operation, integration, last, watermark, sources, windows, read_before = raw
+        operation, integration, last, watermark, sources, windows, read_before, *events = raw
         return cls(
             str(operation),
             integration,
@@ -60,6 +64,7 @@ class Partial:
             {int(p): int(o) for p, o in sources},
             [(int(w[0]), WindowCounts.from_list(w[1:])) for w in windows],
             None if read_before is None else float(read_before),
+            list(events[0]) if events else [],
         )
 
 
@@ -78,6 +83,7 @@ def partials(
         for partition in decoded.partitions[operation]:
             watermarks[partition] = max(watermarks.get(partition, 0.0), last)
     out: dict[str, Partial] = {}
+    followed = lifecycle_rows(decoded, size)
     for (operation, start), counts in aggregate(decoded.batch, size).items():
         partial = out.get(operation)
         if partial is None:
@@ -89,6 +95,7 @@ def partials(
                 max(watermarks[p] for p in sources),
                 {p: last_offsets[p] for p in sorted(sources)},
                 read_before=max((read[p] for p in sources if p in read), default=None),
+                events=followed.get(operation, []),
             )
         partial.windows.append((start, counts))
     return list(out.values())

@@ -1,11 +1,12 @@
-"""Events in flight, one key per event: the ``inflight-events`` table.
+"""Events in flight, one key per event, and the rest of each operation's lifecycle: the
+``inflight-events`` table.
 
-Keyed ``operation`` + ``\\x1f`` + ``event_id`` and written to the partition of the
-operation's events, so an operation's events live in its partition and one event's
+An event's key is ``operation`` + ``\x1f`` + ``event_id``, written to the partition of
+the operation's events, so an operation's events live in its partition and one event's
 change is one small changelog record. A finished event is deleted (a tombstone), so
-compaction keeps the changelog as small as what is in flight. The per-operation rest of
-the lifecycle (durations learned, runs of errors, snapshots) is in
-``operation-lifecycles``, keyed by operation.
+compaction keeps the changelog as small as what is in flight. The key ``operation``
+alone holds the rest of its lifecycle (durations learned, runs of errors, snapshots):
+one table, one changelog topic.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from tables import codec
 
 NAME = "inflight-events"
-LIFECYCLES = "operation-lifecycles"
 SEPARATOR = "\x1f"
 
 
@@ -23,12 +23,11 @@ def event_key(operation: str, event_id: str) -> str:
     return f"{operation}{SEPARATOR}{event_id}"
 
 
-def declare(app: Any, partitions: int) -> tuple[Any, Any]:
-    """(the events table, the per-operation lifecycle table)."""
-    events = codec.keyed_table(
-        app, NAME, partitions, "Events not finished yet (detector.lifecycle.tracker.Event)."
+def declare(app: Any, partitions: int) -> Any:
+    return codec.keyed_table(
+        app,
+        NAME,
+        partitions,
+        "Events not finished yet (detector.lifecycle.tracker.Event) and, under the "
+        "operation's own key, the rest of its lifecycle.",
     )
-    lifecycles = codec.keyed_table(
-        app, LIFECYCLES, partitions, "Per-operation lifecycle state (detector.lifecycle)."
-    )
-    return events, lifecycles

@@ -1,29 +1,73 @@
-"""A decoded batch run through its operations' lifecycles, in record order, as replay
-runs a file: followed events get the counts their lifecycle gives them."""
+"""What the worker hands its lifecycles from one ingest batch, and their counts back.
+
+The ingest stage reads without the lifecycle state (it lives with the operation's
+counts, in the fold agent), so it sends along, per operation and in record order, only
+the records that can change that state: every status message of a followed event, every
+failure, and the successes that may end a run of failures (the first of each window, as
+retries given up at a window's start may begin a run, and the first after each failure
+or followed message). The fold agent applies them (exactly once, with the
+partial counts they ride in) and gets the counts of followed events. A lifecycle fed
+these rows ends in the state replay reaches record by record: the records left out
+change nothing in it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from detector.ingest import DecodedBatch
-from detector.lifecycle.tracker import Lifecycle, Policy
+from detector.lifecycle.tracker import Lifecycle, Policy, Step
+from detector.windows import WindowCounts, window_start
+
+Row = list[Any]  # [ts, event_id, *Step] | [ts, None, errors, code, message] | [ts]
 
 
-def follow(decoded: DecodedBatch, lifecycle_of: Callable[[str], tuple[Lifecycle, Policy]]) -> None:
-    """Feed every counted record of the batch to its operation's lifecycle; rewrite the
-    counts of records that belong to followed events (one call per event)."""
+def rows(decoded: DecodedBatch, size: int) -> dict[str, list[Row]]:
+    """Per operation, the records of the batch its lifecycle must see, in order
+    (``size``: the window size)."""
     batch = decoded.batch
-    names, codes = batch.names, decoded.codes
+    out: dict[str, list[Row]] = {}
+    failing: dict[str, bool] = {}
+    window: dict[str, int] = {}
     for i, op in enumerate(batch.ops):
-        operation = names[op]
-        life, policy = lifecycle_of(operation)
+        operation = batch.names[op]
         ts = batch.timestamps[i]
+        mine = out.setdefault(operation, [])
         call = decoded.followed.get(i)
-        if call is None:
-            code, message = codes.get(i, (None, None))
-            life.count(ts, batch.calls[i], batch.errors[i], batch.retries[i], code, message, policy)
-            continue
-        calls, errors, retries = life.observe(call, policy)
-        batch.calls[i], batch.errors[i], batch.retries[i] = calls, errors, retries
-        if errors:
-            batch.error_codes.append((operation, ts, call.error_code or "unknown", errors))
+        start = window_start(ts, size)
+        if window.get(operation) != start:
+            window[operation], failing[operation] = start, True
+        if call is not None:
+            step = Step(call.status, call.event_type, call.error_code, call.error_message,
+                        call.duration_ms)  # fmt: skip
+            mine.append([ts, call.event_id, *step])
+            failing[operation] = True
+        elif batch.errors[i]:
+            code, message = decoded.codes.get(i, (None, None))
+            mine.append([ts, None, batch.errors[i], code, message])
+            failing[operation] = True
+        elif failing[operation] and batch.calls[i] > batch.retries[i]:
+            mine.append([ts])
+            failing[operation] = False
+    return {op: r for op, r in out.items() if r}
+
+
+def apply(life: Lifecycle, rows: list[Row], policy: Policy) -> dict[int, WindowCounts]:
+    """Feed an operation's rows to its lifecycle; the counts of its followed events by
+    window start (with their error codes)."""
+    counts: dict[int, WindowCounts] = {}
+    for row in rows:
+        ts = float(row[0])
+        if len(row) == 1:
+            life.count(ts, 1, 0, 0, None, None, policy)
+        elif row[1] is None:
+            _, _, errors, code, message = row
+            life.count(ts, int(errors), int(errors), 0, code, message, policy)
+        else:
+            calls, errors, retries = life.follow(str(row[1]), ts, Step(*row[2:]), policy)
+            if calls or errors or retries:
+                window = counts.setdefault(window_start(ts, policy.window), WindowCounts())
+                window.add(calls, errors, retries)
+                if errors:
+                    window.add_codes({row[4] or "unknown": errors})
+    return counts

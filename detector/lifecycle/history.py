@@ -1,6 +1,7 @@
 """Failures remembered as evidence: the current run of failures with one error code
 (no success between), and failures per local hour of the last days, which shows a job
-that fails at the same time every night."""
+that fails at the same time every night. Only failures and the successes that end a run
+change this state, so the worker may hand over just those (``detector.lifecycle.batch``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 DAYS = 7  # Days of failures kept by hour.
-MIN_FAILURES = 3  # Failures in the hour for the day to count as failing at that hour.
-PEAK_SHARE = 0.5  # ... and at least this share of the day's failures,
-PEAK_RATIO = 0.2  # ... and at least this share of the hour's calls.
+MIN_FAILURES = 3  # Failures in the hour for the day to count as failing at that hour,
+PEAK_SHARE = 0.5  # ... and at least this share of the day's failures.
 MIN_DAYS = 3  # Days failing around the same hour before it is called a pattern.
 
 
@@ -45,9 +45,9 @@ def extend(streak: Streak | None, code: str, message: str, ts: float) -> Streak:
 
 @dataclass(slots=True)
 class FailureDays:
-    """[calls, failures] per local hour of each of the last ``DAYS`` days."""
+    """Failures per local hour of each of the last ``DAYS`` days."""
 
-    days: dict[str, dict[int, list[int]]] = field(default_factory=dict)
+    days: dict[str, dict[int, int]] = field(default_factory=dict)
     _hours: dict[int, tuple[str, int]] = field(default_factory=dict)  # Not persisted.
 
     def local(self, ts: float, zone: ZoneInfo) -> tuple[str, int]:
@@ -61,11 +61,10 @@ class FailureDays:
                 self._hours.pop(next(iter(self._hours)))
         return found
 
-    def add(self, ts: float, calls: int, failures: int, zone: ZoneInfo) -> None:
+    def add(self, ts: float, failures: int, zone: ZoneInfo) -> None:
         day, hour = self.local(ts, zone)
-        slot = self.days.setdefault(day, {}).setdefault(hour, [0, 0])
-        slot[0] += calls
-        slot[1] += failures
+        hours = self.days.setdefault(day, {})
+        hours[hour] = hours.get(hour, 0) + failures
         if len(self.days) > DAYS:
             del self.days[min(self.days)]
 
@@ -74,18 +73,15 @@ class FailureDays:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FailureDays:
-        return cls({d: {int(h): list(v) for h, v in hours.items()} for d, hours in raw.items()})
+        return cls({d: {int(h): int(v) for h, v in hours.items()} for d, hours in raw.items()})
 
 
-def peak_hour(hours: dict[int, list[int]]) -> int | None:
+def peak_hour(hours: dict[int, int]) -> int | None:
     """The hour holding most of a day's failures, if they cluster there."""
-    total = sum(f for _, f in hours.values())
-    if total < MIN_FAILURES:
+    hour, failures = max(hours.items(), key=lambda kv: (kv[1], -kv[0]))
+    if failures < MIN_FAILURES or failures < PEAK_SHARE * sum(hours.values()):
         return None
-    hour, (calls, failures) = max(hours.items(), key=lambda kv: (kv[1][1], -kv[0]))
-    if failures < MIN_FAILURES or failures < PEAK_SHARE * total:
-        return None
-    return hour if failures >= PEAK_RATIO * max(calls, failures) else None
+    return hour
 
 
 def recurring(history: FailureDays) -> str | None:

@@ -14,7 +14,7 @@ events in the same order take the same snapshots, however their batches fall.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from detector import wording
@@ -44,6 +44,19 @@ class Policy:
     @classmethod
     def of(cls, rule: Rule, window: int, zone: ZoneInfo, cap: int = 100_000) -> Policy:
         return cls(window, cap, rule.retry_horizon, rule.stuck_after, zone)
+
+
+class Step(NamedTuple):
+    """What one status message of a followed event says."""
+
+    status: str | None
+    event_type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    duration_ms: float | None = None
+
+    def to_list(self) -> list[Any]:
+        return list(self)
 
 
 @dataclass(slots=True)
@@ -133,8 +146,9 @@ class Lifecycle:
             calls, errors, retries = call.tally()
             self.count(ts, calls, errors, retries, call.error_code, call.error_message, policy)
             return calls, errors, retries
-        self._enter(ts, policy)
-        return self._follow(call.event_id, ts, call, policy)
+        step = Step(call.status, call.event_type, call.error_code, call.error_message,
+                    call.duration_ms)  # fmt: skip
+        return self.follow(call.event_id, ts, step, policy)
 
     def count(
         self, ts: float, calls: int, errors: int, retries: int, code: str | None,
@@ -143,8 +157,6 @@ class Lifecycle:
         """Take in a record that is not followed (no ``event_id``, or pre-aggregated):
         its counts stand as they are; its failures are evidence."""
         self._enter(ts, policy)
-        if calls:
-            self.days.add(ts, calls, 0, policy.zone)
         self._outcome(ts, errors, calls > errors + retries, code, message, policy)
 
     def _enter(self, ts: float, policy: Policy) -> None:
@@ -215,9 +227,10 @@ class Lifecycle:
         changed, self.changed = self.changed or {}, {}
         return changed
 
-    def _follow(
-        self, event_id: str, ts: float, call: OperationCall, policy: Policy
-    ) -> tuple[int, int, int]:
+    def follow(self, event_id: str, ts: float, call: Step, policy: Policy) -> tuple[int, int, int]:
+        """Take one status message of a followed event in; the (calls, errors, retries)
+        it adds to its window."""
+        self._enter(ts, policy)
         status = call.status
         event = self.open.get(event_id) or self.retrying.get(event_id)
         if event is None and event_id in self.given_up:
@@ -233,11 +246,9 @@ class Lifecycle:
             if event is not None:
                 self._set(event_id, None, None)
                 self.durations.add(max(0.0, ts - event.first))
-            else:
-                self.days.add(ts, 1, 0, policy.zone)
-                if call.duration_ms is not None:
-                    self.durations.add(call.duration_ms / 1000)
-            self._outcome(ts, failed, not failed, call.error_code, call.error_message, policy)
+            elif call.duration_ms is not None:
+                self.durations.add(call.duration_ms / 1000)
+            self._outcome(ts, failed, not failed, call.code, call.message, policy)
             return int(new), failed, 0
         if event is None:
             if self.in_flight >= policy.cap:
@@ -246,7 +257,6 @@ class Lifecycle:
             event = Event("new", ts, ts, call.event_type)
             start = window_start(ts, policy.window)
             self.arrivals[start] = self.arrivals.get(start, 0) + 1
-            self.days.add(ts, 1, 0, policy.zone)
         elif call.event_type is not None:
             event.event_type = call.event_type
         if status == "retrying" or event.phase == "retrying":
@@ -254,7 +264,7 @@ class Lifecycle:
             # its horizon runs from the first retry.
             first_retry = event.phase != "retrying"
             if status == "retrying":
-                event.code, event.message = call.error_code, _short(call.error_message)
+                event.code, event.message = call.code, _short(call.message)
             if first_retry:
                 event.phase, event.since = "retrying", ts
                 self._set(event_id, event, self.retrying)
@@ -289,7 +299,7 @@ class Lifecycle:
     ) -> None:  # fmt: skip
         """Outcomes known at ``ts``: failures extend the run of one error, a success ends it."""
         if failures:
-            self.days.add(ts, 0, failures, policy.zone)
+            self.days.add(ts, failures, policy.zone)
             self.streak = extend(self.streak, code or "unknown", _short(message) or "", ts)
         elif succeeded:
             self.streak = None
