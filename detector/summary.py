@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from detector.guidance import guidance
 from detector.state import OperationState
 from detector.status import Status
 from detector.windows import WindowCounts
@@ -26,6 +27,7 @@ class OperationSummary(BaseModel):
     status: Status = Status.LEARNING
     since: float = Field(0.0, description="Epoch seconds the current status started (event time).")
     reason: str = ""
+    guidance: str = Field("", description="What to do about the status, in plain words.")
     calls_today: int = 0
     errors_today: int = 0
     retries_today: int = 0
@@ -75,6 +77,7 @@ def refresh(
     summary.status = state.status
     summary.since = float(state.since)
     summary.reason = state.reason
+    summary.guidance = guidance(state.status, state.observed, state.reason)
     summary.error_ratio_now = errors_15 / calls_15 if calls_15 else None
     summary.error_ratio_normal = state.baseline.error_ratio
     summary.calls_last_hour = int(state.hour_sums[0])

@@ -71,6 +71,7 @@ function render() {
       if (r.reason) { name.appendChild(el("br")); name.appendChild(el("span", { class: "reason" }, r.reason)); }
       tr.appendChild(name);
       const badge = el("td"); badge.appendChild(el("span", { class: "badge " + r.status }, LABELS[r.status] || r.status));
+      if (r.guidance && r.status !== "ok") { badge.appendChild(el("br")); badge.appendChild(el("span", { class: "guidance" }, r.guidance)); }
       tr.appendChild(badge);
       tr.appendChild(el("td", { class: "num" }, String(r.calls_today)));
       tr.appendChild(el("td", { class: "num" }, String(r.errors_today)));
