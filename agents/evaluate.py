@@ -162,6 +162,8 @@ def _summary(
             summary.add_window(start, counts, zone)
     if changes:
         summary.last_change_id = changes[-1].id
+    life = detector.lifecycles.get(operation)
+    summary.in_flight, summary.pattern = life.in_flight, life.note
     return refresh(summary, state, windows.last_call_at)
 
 

@@ -28,6 +28,10 @@ class OperationSummary(BaseModel):
     since: float = Field(0.0, description="Epoch seconds the current status started (event time).")
     reason: str = ""
     guidance: str = Field("", description="What to do about the status, in plain words.")
+    in_flight: int = Field(0, description="Events followed by event_id not finished yet.")
+    pattern: str | None = Field(
+        None, description="Failures at the same time of day on several recent days."
+    )
     calls_today: int = 0
     errors_today: int = 0
     retries_today: int = 0

@@ -69,6 +69,8 @@ function render() {
       const tr = el("tr", { "data-operation": r.operation, "data-status": r.status });
       const name = el("td"); name.appendChild(el("strong", {}, r.operation));
       if (r.reason) { name.appendChild(el("br")); name.appendChild(el("span", { class: "reason" }, r.reason)); }
+      if (r.pattern) { name.appendChild(el("br")); name.appendChild(el("span", { class: "reason" }, r.pattern)); }
+      if (r.in_flight) { name.appendChild(el("br")); name.appendChild(el("span", { class: "reason" }, r.in_flight + " events in flight")); }
       tr.appendChild(name);
       const badge = el("td"); badge.appendChild(el("span", { class: "badge " + r.status }, LABELS[r.status] || r.status));
       if (r.guidance && r.status !== "ok") { badge.appendChild(el("br")); badge.appendChild(el("span", { class: "guidance" }, r.guidance)); }
