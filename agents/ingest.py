@@ -212,17 +212,17 @@ class BatchIngest(Service):
             decoded.invalid.extend((r, refused[r.key]) for r in records if r.key in refused)
         try:
             await self._commit(fetched, decoded)
-        except ProducerFenced:
-            log.error(
-                "another worker took this worker's transactional id (same DETECTOR_DATA_DIR "
-                "twice?); this batch is left to it"
-            )
-            raise
         except (TimeoutError, KafkaError) as exc:
-            log.warning(
-                "committing a batch of %d messages failed (%s): it is read again in %.0f s",
+            # Fenced: the broker aborted a transaction that outlived its timeout (a slow
+            # batch), or another worker runs on the same DETECTOR_DATA_DIR. A new producer
+            # takes a new epoch; the batch is read again either way.
+            fenced = isinstance(exc, ProducerFenced)
+            log.log(
+                logging.ERROR if fenced else logging.WARNING,
+                "committing a batch of %d messages failed (%s%s): it is read again in %.0f s",
                 len(records),
                 exc,
+                "; is DETECTOR_DATA_DIR shared by two workers?" if fenced else "",
                 _RETRY_SECONDS,
             )
             await self._rewind(fetched)
