@@ -124,13 +124,51 @@ def page(
     kinds: set[str] | None,
     number: int,
     size: int = PAGE_SIZE,
+    event_types: set[str] | None = None,
+    record: str | None = None,
 ) -> tuple[list[LogEntry], int]:
-    """Newest first, filtered; returns one page and the total that matched."""
+    """Newest first, filtered (``record``: the source or destination record id); returns
+    one page and the total that matched."""
     matched = [
         e
         for e in entries
-        if (not statuses or e.status in statuses) and (not kinds or e.kind in kinds)
+        if (not statuses or e.status in statuses)
+        and (not kinds or e.kind in kinds)
+        and (not event_types or e.event_type in event_types)
+        and (not record or record in (e.source_record, e.destination_record))
     ]
     matched.sort(key=lambda e: (e.timestamp, e.id), reverse=True)
     start = max(0, number - 1) * size
     return matched[start : start + size], len(matched)
+
+
+class FailureGroup(BaseModel):
+    """Failures with one error code and message, as error trackers group issues."""
+
+    error_code: str | None
+    error_message: str | None
+    count: int
+    first: float
+    last: float
+    example: str  # The id of the newest entry, to open.
+
+
+def groups(entries: Iterable[LogEntry]) -> list[FailureGroup]:
+    """The failed calls grouped by error code and message, most frequent first."""
+    found: dict[tuple[str | None, str | None], FailureGroup] = {}
+    for e in entries:
+        if e.kind != "call" or e.status != "error":
+            continue
+        key = (e.error_code, e.error_message)
+        group = found.get(key)
+        if group is None:
+            found[key] = FailureGroup(
+                error_code=e.error_code, error_message=e.error_message, count=e.count,
+                first=e.timestamp, last=e.timestamp, example=e.id,
+            )  # fmt: skip
+            continue
+        group.count += e.count
+        group.first = min(group.first, e.timestamp)
+        if e.timestamp >= group.last:
+            group.last, group.example = e.timestamp, e.id
+    return sorted(found.values(), key=lambda g: (-g.count, -g.last))

@@ -23,7 +23,7 @@ from agents.web.auth import current_user, link_route
 from detector import links
 from detector.listing import MAX_LIMIT, Query, select
 from detector.masking import FieldRules, mask_text
-from detector.oplog import LogEntry, page
+from detector.oplog import LogEntry, groups, page
 from detector.summary import OperationSummary
 
 STATIC = Path(__file__).parent / "static"
@@ -134,8 +134,17 @@ class Dashboard:
         statuses = set(query.getall("status", [])) or None
         kinds = set(query.getall("kind", [])) or None
         number = max(1, int(_number(query.get("page"), 1)))
+        event_types = set(query.getall("event_type", [])) or None
+        record = query.get("record") or None
         entries = await self.read_log(link.operation, start, end)
-        found, total = page(entries, statuses=statuses, kinds=kinds, number=number)
+        found, total = page(
+            entries,
+            statuses=statuses,
+            kinds=kinds,
+            number=number,
+            event_types=event_types,
+            record=record,
+        )
         return web.json_response(
             {
                 "operation": link.operation,
@@ -146,6 +155,13 @@ class Dashboard:
                 "entries": [
                     e.masked(self.fields(e.operation, e.integration)).model_dump(mode="json")
                     for e in found
+                ],
+                # Grouped after masking: a message shows as the entries show it.
+                "groups": [
+                    g.model_dump(mode="json")
+                    for g in groups(
+                        e.masked(self.fields(e.operation, e.integration)) for e in entries
+                    )
                 ],
             }
         )

@@ -130,3 +130,29 @@ def test_an_undecoded_call_without_timestamp_is_refused() -> None:
     call = OperationCall.model_validate({"operation": "orders.sync", "status": "error"})
     with pytest.raises(ValueError, match="no timestamp"):
         from_call(call, "operation-calls", 0, 1)
+
+
+def test_the_log_filters_by_event_type_and_record_and_groups_repeated_failures() -> None:
+    from detector.oplog import groups, page
+
+    def entry(i: int, **fields: object) -> LogEntry:
+        base = {"id": f"e{i}", "kind": "call", "operation": "Crm.Sync", "status": "error"}
+        base |= {"timestamp": 100.0 + i, "error_code": "401", "error_message": "Unauthorized"}
+        return LogEntry.model_validate(base | fields)
+
+    entries = [entry(i, event_type="contact.updated", source_record=f"s{i}") for i in range(100)]
+    entries += [
+        entry(100, error_code="422", error_message="missing email", destination_record="d1")
+    ]
+    entries += [entry(101, status="success", event_type="deal.updated")]
+    found, total = page(entries, statuses=None, kinds=None, number=1, event_types={"deal.updated"})
+    assert (total, [e.id for e in found]) == (1, ["e101"])
+    assert [e.id for e in page(entries, statuses=None, kinds=None, number=1, record="s7")[0]] == [
+        "e7"
+    ]
+    assert [e.id for e in page(entries, statuses=None, kinds=None, number=1, record="d1")[0]] == [
+        "e100"
+    ]
+    grouped = groups(entries)
+    assert [(g.error_code, g.count) for g in grouped] == [("401", 100), ("422", 1)]
+    assert (grouped[0].first, grouped[0].last, grouped[0].example) == (100.0, 199.0, "e99")
