@@ -10,7 +10,15 @@ from detector.status import Status
 from tests.unit.detection_helpers import poisson, run
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the budget allows a rare false alarm (5 of 5 calls failing in one minute at
+# a 6% normal ratio happens about once in 4,000 operation-days), so a random search would
+# now and then find one; a fixed set of examples keeps the property a stable check.
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     rate=st.floats(min_value=0.05, max_value=40.0),
     error_ratio=st.floats(min_value=0.0, max_value=0.25),
