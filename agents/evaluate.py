@@ -9,12 +9,14 @@ replaying history makes the same decisions as ``detector replay``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from agents.progress import CatchUp, recovered
+from detector.cardinality import idle
 from detector.replay import settle_all
 from detector.state import OperationState
 from detector.status import StatusChange
@@ -70,6 +72,9 @@ async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> Non
         if value is not None
         and (windows := restore(counts_table.NAME, op, value, OperationWindows.from_value))
     }
+    idle_seconds = detector.settings.idle_days * 86400
+    for operation in [op for op, w in counts.items() if idle(w.last_call_at, now, idle_seconds)]:
+        evict(detector, operation, counts.pop(operation))
     watermarks: dict[int, float] = {}
     for windows in counts.values():
         last = windows.last_call_at or 0.0
@@ -97,6 +102,26 @@ def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int
     settle_all(detector.engine, {op: state for op, (state, _) in closed.items()})
     for operation, (state, partition) in closed.items():
         put(detector.models, partition, operation, state.to_dict())
+
+
+def evict(detector: Detector, operation: str, windows: OperationWindows) -> None:
+    """Forget an idle operation: its table records (a tombstone in each changelog) and
+    its metric series; it comes back as a new operation if it is ever called again."""
+    for table in (detector.counts, detector.models, detector.summaries):
+        table.data.pop(operation, None)
+        table.send_changelog(windows.partition, operation, None)
+    metrics = detector.metrics
+    labels = (operation, windows.integration or "")
+    for counter in (metrics.calls, metrics.errors, metrics.retries):
+        with contextlib.suppress(KeyError):
+            counter.remove(*labels)
+    metrics.labeled.discard(operation)
+    metrics.evicted.inc()
+    log.info(
+        "forgot %s: no call for more than %g days (DETECTOR_IDLE_DAYS)",
+        operation,
+        detector.settings.idle_days,
+    )
 
 
 async def advance_operation(

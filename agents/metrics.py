@@ -49,6 +49,11 @@ class PipelineMetrics:
             ("table",),
             registry=registry,
         )
+        self.evicted = Counter(
+            "detector_evicted_operations",
+            "Operations forgotten after DETECTOR_IDLE_DAYS without a call.",
+            registry=registry,
+        )
         self.rekeyed = Counter(
             "detector_rekeyed_events",
             "Messages whose Kafka key was not their operation, re-sent with the right key.",

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most operations of one integration a worker tracks (too_many_operations).",
     )
+    idle_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days without a call after which an operation is forgotten (its table "
+        "records and metric series).",
+    )
     metrics_max_operations: int = Field(
         2_000,
         ge=0,

@@ -56,3 +56,10 @@ class Roster:
                 "(DETECTOR_MAX_OPERATIONS_PER_INTEGRATION); is an id part of the operation name?"
             )
         return None
+
+
+def idle(last_call_at: float | None, now: float, idle_seconds: float) -> bool:
+    """Whether an operation has gone without a call long enough to be forgotten
+    (``DETECTOR_IDLE_DAYS``): a renamed or retired operation should not hold a place,
+    a table record and metric series for ever."""
+    return last_call_at is not None and now - last_call_at > idle_seconds
