@@ -72,14 +72,16 @@ async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> Non
         if value is not None
         and (windows := restore(counts_table.NAME, op, value, OperationWindows.from_value))
     }
-    idle_seconds = detector.settings.idle_days * 86400
-    for operation in [op for op, w in counts.items() if idle(w.last_call_at, now, idle_seconds)]:
-        evict(detector, operation, counts.pop(operation))
     watermarks: dict[int, float] = {}
     for windows in counts.values():
         last = windows.last_call_at or 0.0
         watermarks[windows.partition] = max(watermarks.get(windows.partition, 0.0), last)
     until = {p: _until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
+    # Idle by the partition's own clock: reading a months-old backlog forgets nothing.
+    idle_seconds = detector.settings.idle_days * 86400
+    for operation, windows in list(counts.items()):
+        if idle(windows.last_call_at, until[windows.partition], idle_seconds):
+            evict(detector, operation, counts.pop(operation))
     hours_closed: dict[str, tuple[OperationState, int]] = {}
     for operation, windows in counts.items():
         state = await advance_operation(detector, operation, windows, until[windows.partition], now)
