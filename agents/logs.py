@@ -2,7 +2,7 @@
 
 While the broker is down, aiokafka and Faust log the same failure dozens of times a
 second, which buries everything else. The first of a kind (same logger, level and
-message template) goes through; repeats within ``interval`` are held back and counted,
+message) goes through; repeats within ``interval`` are held back and counted,
 and the next one after it says how many were held: ``...; 412 similar in the last 60 s``.
 """
 
@@ -26,7 +26,7 @@ class Repeats(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.levelno, str(record.msg))
+        key = (record.name, record.levelno, record.getMessage()[:500])
         now = self.clock()
         start, held = self.kinds.get(key, (None, 0))
         if start is not None and now - start < self.interval:

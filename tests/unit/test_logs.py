@@ -30,3 +30,13 @@ def test_repeats_are_held_back_and_counted() -> None:
     now[0] = 130.0
     assert repeats.filter(fresh)
     assert fresh.msg == "Unable connect to node %s"
+
+
+def test_the_same_template_with_other_values_is_not_a_repeat() -> None:
+    repeats = Repeats(60.0, clock=lambda: 0.0)
+    first = logging.LogRecord("q", logging.ERROR, __file__, 1, "bad record of %r", ("A",), None)
+    other = logging.LogRecord("q", logging.ERROR, __file__, 1, "bad record of %r", ("B",), None)
+    again = logging.LogRecord("q", logging.ERROR, __file__, 1, "bad record of %r", ("A",), None)
+    assert repeats.filter(first)
+    assert repeats.filter(other)
+    assert not repeats.filter(again)
