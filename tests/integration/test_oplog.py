@@ -57,8 +57,9 @@ async def test_failed_calls_are_logged_with_payloads(
 
     async def logged() -> None:
         entries = await read_log(settings, "Website.Subscribe", now - 3600, now + 60)
-        found[:] = entries
-        assert len(entries) == 2
+        # The operation's first status change (learning) may be in the range too.
+        found[:] = [e for e in entries if e.kind == "call"]
+        assert len(found) == 2
 
     for _ in range(30):
         try:
