@@ -9,7 +9,6 @@ replaying history makes the same decisions as ``detector replay``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from detector.windows import OperationWindows, closed_until
 from tables import counts as counts_table
 from tables import models as models_table
 from tables import summaries as summaries_table
-from tables.writes import put
+from tables.writes import delete, put
 
 if TYPE_CHECKING:
     from agents.context import Detector
@@ -107,18 +106,16 @@ def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int
 
 
 def evict(detector: Detector, operation: str, windows: OperationWindows) -> None:
-    """Forget an idle operation: its table records (a tombstone in each changelog) and
-    its metric series; it comes back as a new operation if it is ever called again."""
+    """Forget an idle operation: its table records and its events in flight (deleted
+    keys: tombstones, so compaction drops them from the changelogs too), its cached rule
+    and lifecycle, and its metric series; it comes back as a new operation if it is ever
+    called again."""
     for table in (detector.counts, detector.models, detector.summaries):
-        table.data.pop(operation, None)
-        table.send_changelog(windows.partition, operation, None)
-    metrics = detector.metrics
-    labels = (operation, windows.integration or "")
-    for counter in (metrics.calls, metrics.errors, metrics.retries):
-        with contextlib.suppress(KeyError):
-            counter.remove(*labels)
-    metrics.labeled.discard(operation)
-    metrics.evicted.inc()
+        delete(table, windows.partition, operation)
+    detector.lifecycles.evict(operation, windows.partition)
+    detector.engine.forget(operation)
+    detector.metrics.forget(operation, windows.integration or "")
+    detector.metrics.evicted.inc()
     log.info(
         "forgot %s: no call for more than %g days (DETECTOR_IDLE_DAYS)",
         operation,

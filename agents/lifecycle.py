@@ -77,9 +77,20 @@ class Lifecycles:
                 put(self.table, partition, key, event.to_list())
         put(self.table, partition, operation, life.to_dict())
         metrics = self.detector.metrics
-        labels = (operation, integration or "")
-        metrics.inflight.labels(*labels).set(life.in_flight)
+        metrics.set_inflight(operation, integration or "", life.in_flight)
         new = life.overflow - self.overflow.get(operation, life.overflow)
         if new > 0:
-            metrics.inflight_overflow.labels(*labels).inc(new)
+            label = metrics.operation_label(operation)
+            metrics.inflight_overflow.labels(label, integration or "").inc(new)
         self.overflow[operation] = life.overflow
+
+    def evict(self, operation: str, partition: int) -> None:
+        """Forget an idle operation's lifecycle: its events and its own key deleted
+        from the table (tombstones), its cached policy and overflow count dropped."""
+        life = self.get(operation)
+        for event_id in {*life.open, *life.retrying, *life.given_up}:
+            delete(self.table, partition, event_key(operation, event_id))
+        delete(self.table, partition, operation)
+        self.known.pop(operation, None)
+        self.policies.pop(operation, None)
+        self.overflow.pop(operation, None)

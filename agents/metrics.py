@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter as Tally
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _OP = ("operation", "integration")
@@ -14,6 +17,10 @@ class PipelineMetrics:
         # Operations with their own ``_total`` series; later ones share operation="".
         self.max_operations = max_operations
         self.labeled: set[str] = set()
+        # Events in flight of the operations past the budget, summed per integration
+        # into the operation="" series: {operation: (integration, in flight)}, only > 0.
+        self._pooled: dict[str, tuple[str, int]] = {}
+        self._pooled_totals: Tally[str] = Tally()
         self.calls = Counter(
             "detector_operation_calls",
             "Calls seen per operation (event time).",
@@ -110,3 +117,37 @@ class PipelineMetrics:
             self.labeled.add(operation)
             return operation
         return ""
+
+    def set_inflight(self, operation: str, integration: str, in_flight: int) -> None:
+        """``detector_inflight_events`` of the operation, in its own series while the
+        series budget lasts, else summed into its integration's operation="" series."""
+        label = self.operation_label(operation)
+        if label:
+            self.inflight.labels(label, integration).set(in_flight)
+            return
+        self._unpool(operation)
+        if in_flight:
+            self._pooled[operation] = (integration, in_flight)
+            self._pooled_totals[integration] += in_flight
+        self.inflight.labels("", integration).set(self._pooled_totals[integration])
+
+    def _unpool(self, operation: str) -> None:
+        was = self._pooled.pop(operation, None)
+        if was is not None:
+            integration, n = was
+            self._pooled_totals[integration] -= n
+            self.inflight.labels("", integration).set(self._pooled_totals[integration])
+
+    def forget(self, operation: str, integration: str) -> None:
+        """Drop an evicted operation's own series (and its share of the pooled ones)."""
+        for metric in (
+            self.calls,
+            self.errors,
+            self.retries,
+            self.inflight,
+            self.inflight_overflow,
+        ):
+            with contextlib.suppress(KeyError):
+                metric.remove(operation, integration)
+        self._unpool(operation)
+        self.labeled.discard(operation)

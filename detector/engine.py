@@ -81,6 +81,10 @@ class Engine:
             rule = self._rules[operation] = self.config.rule_for(operation, integration)
         return rule
 
+    def forget(self, operation: str) -> None:
+        """Drop the operation's cached rule (it was evicted)."""
+        self._rules.pop(operation, None)
+
     def advance(
         self,
         state: OperationState | None,

@@ -9,9 +9,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from agents.evaluate import evict
+from agents.lifecycle import Lifecycles
 from agents.metrics import PipelineMetrics
 from detector.cardinality import idle
+from detector.engine import Engine
+from detector.lifecycle.tracker import Event, Lifecycle
+from detector.opconfig import DetectionConfig
 from detector.windows import OperationWindows
+from tables.inflight import event_key
 
 DAY = 86400.0
 
@@ -21,7 +26,11 @@ class Table:
     data: dict[str, Any]
     sent: list[tuple[int, str, Any]] = field(default_factory=list)
 
-    def send_changelog(self, partition: int, key: str, value: Any) -> None:
+    def send_changelog(
+        self, partition: int, key: str, value: Any, value_serializer: str | None = None
+    ) -> None:
+        # A tombstone is a null record value: None sent raw, not orjson's b"null".
+        assert value is not None or value_serializer == "raw"
         self.sent.append((partition, key, value))
 
 
@@ -36,20 +45,55 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
     metrics = PipelineMetrics(registry)
     for op in ("Old.Op", "Live.Op"):
         metrics.calls.labels(metrics.operation_label(op), "web").inc(3)
+        metrics.set_inflight(op, "web", 2)
+        metrics.inflight_overflow.labels(op, "web").inc()
     tables = [Table({"Old.Op": {}, "Live.Op": {}}) for _ in range(3)]
+    old_events = {
+        event_key("Old.Op", e): Event(phase, 1.0, 1.0).to_list()
+        for e, phase in (("e1", "processing"), ("e2", "retrying"))
+    }
+    inflight = Table({"Old.Op": Lifecycle().to_dict(), "Live.Op": {}, **old_events})
+    engine = Engine(DetectionConfig())
     detector: Any = SimpleNamespace(
         counts=tables[0],
         models=tables[1],
         summaries=tables[2],
+        inflight=inflight,
+        engine=engine,
         metrics=metrics,
         settings=SimpleNamespace(idle_days=30.0),
     )
+    detector.lifecycles = Lifecycles(detector)
+    assert detector.lifecycles.get("Old.Op").in_flight == 2
+    engine.rule("Old.Op", "web")
     evict(detector, "Old.Op", OperationWindows(2, "web"))
     for table in tables:
         assert list(table.data) == ["Live.Op"]
         assert table.sent == [(2, "Old.Op", None)]
+    assert list(inflight.data) == ["Live.Op"]
+    assert sorted(k for _, k, _ in inflight.sent) == sorted(["Old.Op", *old_events])
+    assert {v for _, _, v in inflight.sent} == {None}
+    assert "Old.Op" not in detector.lifecycles.known
+    assert "Old.Op" not in engine._rules
     text = generate_latest(registry).decode()
     assert 'operation="Old.Op"' not in text
-    assert 'operation="Live.Op"' in text
+    assert 'detector_inflight_events{integration="web",operation="Live.Op"} 2.0' in text
     assert "detector_evicted_operations_total 1.0" in text
     assert "Old.Op" not in metrics.labeled
+
+
+def test_inflight_series_past_the_budget_are_summed_per_integration() -> None:
+    registry = CollectorRegistry()
+    metrics = PipelineMetrics(registry, max_operations=1)
+    metrics.set_inflight("A", "web", 1)
+    metrics.set_inflight("B", "web", 2)
+    metrics.set_inflight("C", "web", 3)
+    metrics.set_inflight("B", "web", 5)
+    text = generate_latest(registry).decode()
+    assert 'detector_inflight_events{integration="web",operation="A"} 1.0' in text
+    assert 'detector_inflight_events{integration="web",operation=""} 8.0' in text
+    assert 'operation="B"' not in text
+    metrics.forget("C", "web")
+    metrics.set_inflight("B", "web", 0)
+    text = generate_latest(registry).decode()
+    assert 'detector_inflight_events{integration="web",operation=""} 0.0' in text
