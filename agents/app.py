@@ -203,6 +203,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     ).add_routes(web_app)
     web_metrics.register(detector)
     health.register(detector)
+    for table in app.tables.values():  # Changelog records unfit to restore: quarantined.
+        table.on_bad_record = detector.quarantine.restored
 
     @app.task
     async def _quiet_repeats() -> None:  # Runs once the worker has set up logging.

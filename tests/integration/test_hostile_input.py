@@ -186,38 +186,50 @@ async def test_corrupt_changelog_records_are_quarantined_not_a_crash_loop(
     worker_env: dict[str, str],
 ) -> None:
     """A window restored with a negative count once crashed the worker after every
-    restart. Corrupt records are now skipped, logged once and counted; the operation
-    starts afresh and the worker keeps counting."""
+    restart, and a changelog key that is not JSON kept Faust's recovery waiting forever.
+    Corrupt records are now skipped, logged once and counted; the operation starts
+    afresh, the others keep their state, and the worker keeps counting."""
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
     app_id = worker_env["DETECTOR_APP_ID"]
     first = start_worker(DETECTOR_PARTITIONS="1")
     now = time.time()
     ok = orjson.dumps({"operation": "Web.Form", "status": "ok", "timestamp": now})
+    other = orjson.dumps({"operation": "Crm.Sync", "count": 2, "timestamp": now})
     await producer.send(topic, key=b"Web.Form", value=ok)
+    await producer.send(topic, key=b"Crm.Sync", value=other)
     await producer.flush()
     labels = {"operation": "Web.Form", "integration": ""}
+    kept = {"operation": "Crm.Sync", "integration": ""}
     await eventually(lambda: _window_calls(first, labels, 1))
+    await eventually(lambda: _window_calls(first, kept, 2))
     await asyncio.sleep(3)  # Past the commit interval.
     first.stop()
     bad_windows = {"p": 0, "i": None, "t": now, "w": {str(int(now // 60 * 60)): [-5, 0, 0, {}]}}
-    for table, record in (
-        ("window-counts", orjson.dumps(bad_windows)),
-        ("operation-models", b'{"version": 2, "status": "exploded"}'),
-        ("operation-summaries", b'{"operation": 7}'),
-    ):
-        await producer.send(
-            f"{app_id}-{table}-changelog", key=b'"Web.Form"', value=record, partition=0
-        )
+    # Each topic's newest record is a corrupt one: recovery must still reach its end.
+    corrupt = (
+        ("window-counts", b'"Web.Form"', orjson.dumps(bad_windows)),
+        ("window-counts", b"{not json", b"{}"),
+        ("window-counts", b"\xff\xfe", b"{}"),  # Not UTF-8.
+        ("operation-models", b'"Web.Form"', b'{"version": 2, "status": "exploded"}'),
+        ("operation-summaries", b'"Web.Form"', b'{"operation": 7}'),
+        ("operation-summaries", b"123", b"{}"),  # JSON, but not a string.
+        ("inflight-events", b'"Web.Form"', b"\xff not json"),
+    )
+    for table, key, record in corrupt:
+        await producer.send(f"{app_id}-{table}-changelog", key=key, value=record, partition=0)
     await producer.flush()
     second = start_worker(DETECTOR_PARTITIONS="1")
     await producer.send(topic, key=b"Web.Form", value=ok)
     await producer.flush()
+    expected = {"window-counts": 3, "operation-models": 1, "operation-summaries": 2}
+    expected["inflight-events"] = 1
 
     def quarantined() -> None:
         m = scrape(second.url)
-        for table in ("window-counts", "operation-models", "operation-summaries"):
-            assert value(m, "detector_quarantined_records_total", table=table) == 1
+        for table, n in expected.items():
+            assert value(m, "detector_quarantined_records_total", table=table) == n, table
         assert value(m, "detector_window_calls", **labels) == 1  # Afresh: the new call.
+        assert value(m, "detector_window_calls", **kept) == 2  # Restored as it was.
 
     await eventually(quarantined)
     for _ in range(3):  # Evaluations keep running; each bad record is logged once.
@@ -226,6 +238,9 @@ async def test_corrupt_changelog_records_are_quarantined_not_a_crash_loop(
         assert second.proc.poll() is None
     log = "".join(second.log)
     assert log.count("quarantined the window-counts record of 'Web.Form'") == 1
+    assert log.count("quarantined a record of the window-counts changelog with key b") == 2
+    assert log.count("quarantined a record of the operation-summaries changelog") == 1
+    assert log.count("quarantined a record of the inflight-events changelog") == 1
     assert "Traceback" not in log
 
 
