@@ -186,8 +186,10 @@ def _summary(
             summary.add_window(start, counts, zone)
     if changes:
         summary.last_change_id = changes[-1].id
-    life = detector.lifecycles.get(operation)
+    book = detector.lifecycles
+    life = book.get(operation)
     summary.in_flight, summary.pattern = life.in_flight, life.note
+    summary.stuck_after = life.stuck_after(book.policy(operation, windows.integration))
     return refresh(summary, state, windows.last_call_at)
 
 

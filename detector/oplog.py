@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,15 +41,17 @@ class LogEntry(BaseModel):
     payload: Any = None
     payload_state: str = "none"  # none | present | expired | unavailable
 
-    def masked(self, rules: FieldRules) -> LogEntry:
-        """The entry as it may be shown: personal data in the payload, the error message
-        and the record ids masked, unless ``rules`` reveal them."""
+    def masked(self, rules: FieldRules, *, fields: bool = True, payload: bool = True) -> Self:
+        """The entry as it may be shown: personal data in the error message and the
+        record ids (``fields``) and in the payload masked, unless ``rules`` reveal them.
+        The payload is the costly part: the log masks the other fields of every entry it
+        filters, and payloads only of the page it shows."""
         shown = {
             name: mask_field(name, getattr(self, name), rules)
             for name in ("error_message", "source_record", "destination_record")
-            if getattr(self, name) is not None
+            if fields and getattr(self, name) is not None
         }
-        if self.payload is not None:
+        if payload and self.payload is not None:
             # Payload fields are named from the payload's root (``customer.email``).
             hidden = "payload" in rules.hide
             shown["payload"] = HIDDEN if hidden else mask(self.payload, rules)
@@ -115,31 +117,6 @@ def from_change(change: StatusChange) -> LogEntry:
         status=change.status.value,
         error_message=change.reason,
     )
-
-
-def page(
-    entries: Iterable[LogEntry],
-    *,
-    statuses: set[str] | None,
-    kinds: set[str] | None,
-    number: int,
-    size: int = PAGE_SIZE,
-    event_types: set[str] | None = None,
-    record: str | None = None,
-) -> tuple[list[LogEntry], int]:
-    """Newest first, filtered (``record``: the source or destination record id); returns
-    one page and the total that matched."""
-    matched = [
-        e
-        for e in entries
-        if (not statuses or e.status in statuses)
-        and (not kinds or e.kind in kinds)
-        and (not event_types or e.event_type in event_types)
-        and (not record or record in (e.source_record, e.destination_record))
-    ]
-    matched.sort(key=lambda e: (e.timestamp, e.id), reverse=True)
-    start = max(0, number - 1) * size
-    return matched[start : start + size], len(matched)
 
 
 class FailureGroup(BaseModel):

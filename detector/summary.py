@@ -32,6 +32,9 @@ class OperationSummary(BaseModel):
     pattern: str | None = Field(
         None, description="Failures at the same time of day on several recent days."
     )
+    stuck_after: int | None = Field(
+        None, description="Seconds in received or processing after which an event is stuck."
+    )
     calls_today: int = 0
     errors_today: int = 0
     retries_today: int = 0

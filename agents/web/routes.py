@@ -11,6 +11,7 @@ messages and record ids are masked (``detector.masking``) unless the detection c
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -20,11 +21,13 @@ from aiohttp import web
 
 from agents.links import LinkMaker
 from agents.web.auth import current_user, link_route
-from detector import links
+from detector import links, timeline
+from detector.lifecycle.durations import CAP
 from detector.listing import MAX_LIMIT, Query, select
 from detector.masking import FieldRules, mask_text
-from detector.oplog import LogEntry, groups, page
+from detector.oplog import LogEntry, groups
 from detector.summary import OperationSummary
+from detector.timeline import EventEntry
 
 STATIC = Path(__file__).parent / "static"
 LogReader = Callable[[str, float, float], Awaitable[list[LogEntry]]]
@@ -137,13 +140,21 @@ class Dashboard:
         event_types = set(query.getall("event_type", [])) or None
         record = query.get("record") or None
         entries = await self.read_log(link.operation, start, end)
-        found, total = page(
-            entries,
+        rules = functools.cache(self.fields)
+        # Filters and groups see what is shown: messages and record ids masked first,
+        # so a masked value cannot be found by searching for it.
+        shown = [e.masked(rules(e.operation, e.integration), payload=False) for e in entries]
+        summary = self.summaries().get(link.operation)
+        stuck_after = (summary.get("stuck_after") if isinstance(summary, Mapping) else None) or CAP
+        every = timeline.rows(shown, end, stuck_after)
+        found, total = timeline.page(
+            every,
             statuses=statuses,
             kinds=kinds,
             number=number,
             event_types=event_types,
             record=record,
+            entry=query.get("entry") or None,
         )
         return web.json_response(
             {
@@ -152,16 +163,18 @@ class Dashboard:
                 "to": end,
                 "page": number,
                 "total": total,
+                "stuck": sum(isinstance(r, EventEntry) and r.stuck for r in every),
+                "stuck_after": stuck_after,
+                "event_types": sorted({e.event_type for e in shown if e.event_type})[:200],
                 "entries": [
-                    e.masked(self.fields(e.operation, e.integration)).model_dump(mode="json")
-                    for e in found
+                    r.masked(rules(r.operation, r.integration), fields=False).model_dump(
+                        mode="json"
+                    )
+                    for r in found
                 ],
-                # Grouped after masking: a message shows as the entries show it.
                 "groups": [
                     g.model_dump(mode="json")
-                    for g in groups(
-                        e.masked(self.fields(e.operation, e.integration)) for e in entries
-                    )
+                    for g in groups(timeline.select(every, event_types=event_types, record=record))
                 ],
             }
         )

@@ -138,6 +138,10 @@ class Lifecycle:
     def in_flight(self) -> int:
         return len(self.open) + len(self.retrying)
 
+    def stuck_after(self, policy: Policy) -> int:
+        """Seconds in received or processing after which an event is stuck, now."""
+        return self.durations.stuck_after(policy.stuck_after)
+
     def observe(self, call: OperationCall, policy: Policy) -> tuple[int, int, int]:
         """Take one status message in; the (calls, errors, retries) it adds to its window."""
         ts = call.timestamp
@@ -306,7 +310,7 @@ class Lifecycle:
 
     def _snapshot(self, boundary: int, policy: Policy) -> Snapshot | None:
         gave_up, codes = self._give_up(boundary, policy)
-        threshold = self.durations.stuck_after(policy.stuck_after)
+        threshold = self.stuck_after(policy)
         cutoff = boundary - threshold
         stuck = recent_stuck = 0
         phases: set[str] = set()

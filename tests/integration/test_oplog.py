@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from agents.oplog import read_log
 from agents.settings import load_settings
-from detector.oplog import page
+from detector.timeline import page
 from tests.integration.conftest import WorkerProcess
 
 pytestmark = pytest.mark.integration

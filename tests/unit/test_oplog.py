@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from detector.events import OperationCall
-from detector.oplog import LogEntry, from_call, from_change, page, with_payload
+from detector.oplog import LogEntry, from_call, from_change, with_payload
 from detector.status import Status, StatusChange
+from detector.timeline import page
 
 T0 = 1_800_000_000.0
 
@@ -133,7 +134,7 @@ def test_an_undecoded_call_without_timestamp_is_refused() -> None:
 
 
 def test_the_log_filters_by_event_type_and_record_and_groups_repeated_failures() -> None:
-    from detector.oplog import groups, page
+    from detector.oplog import groups
 
     def entry(i: int, **fields: object) -> LogEntry:
         base = {"id": f"e{i}", "kind": "call", "operation": "Crm.Sync", "status": "error"}
