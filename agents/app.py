@@ -20,7 +20,7 @@ from agents.context import Detector, Topics
 from agents.files import read_yaml
 from agents.lifecycle import Lifecycles
 from agents.links import LinkMaker
-from agents.logs import quiet_repeats
+from agents.logs import Repeats, quiet_repeats
 from agents.metrics import PipelineMetrics
 from agents.notify import agent as notify_agent
 from agents.notify.settings import ENV_PREFIX as NOTIFY_PREFIX
@@ -206,8 +206,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     for table in app.tables.values():  # Changelog records unfit to restore: quarantined.
         table.on_bad_record = detector.quarantine.restored
 
+    repeats = Repeats(settings.log_repeat_seconds)
+
     @app.task
     async def _quiet_repeats() -> None:  # Runs once the worker has set up logging.
-        quiet_repeats()
+        quiet_repeats(repeats)
+
+    @app.timer(min(5.0, settings.log_repeat_seconds), name="log-repeats")
+    async def _say_repeats() -> None:
+        repeats.flush()
 
     return detector

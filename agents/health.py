@@ -53,10 +53,16 @@ def register(detector: Detector) -> None:
         body: dict[str, Any] = {
             "status": "ready" if broker else "broker unreachable",
             "broker": broker,
+            "brokers": detector.settings.broker,
             "consumer_lag": consumer_lag(detector),
             "last_judged_window_end": judged,
             "last_judged_seconds_ago": None if judged is None else round(time.time() - judged),
         }
+        if not broker:
+            body["error"] = (
+                f"no Kafka broker of DETECTOR_BROKER={detector.settings.broker} accepts a "
+                "connection: the worker waits and resumes by itself once one does"
+            )
         return web.json_response(body, status=200 if broker else 503)
 
     web_app: web.Application = detector.app.web.web_app  # type: ignore[attr-defined]

@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warn", "error"] = Field(
         "info", description="Worker log level."
     )
+    log_repeat_seconds: float = Field(
+        60.0,
+        ge=1,
+        description="A warning or error repeated (a broker down) is logged once in this "
+        "many seconds, then with the count of the repeats held back.",
+    )
     session_timeout: float = Field(
         10.0, gt=0, description="Kafka consumer session timeout; a dead worker is noticed after it."
     )

@@ -40,6 +40,35 @@ def kafka() -> Iterator[str]:
         subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop"], check=True)
 
 
+class OwnBroker:
+    """A broker of one test's own on free ports, which it may stop and start again (the
+    shared one is never stopped)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "KAFKA_DATA_DIR": str(data_dir),
+            "KAFKA_HEAP": "384m",
+        }
+
+    def run(self, action: str) -> None:
+        """``deploy/kafka/broker.sh start`` or ``stop`` for this broker."""
+        script = str(ROOT / "deploy/kafka/broker.sh")
+        subprocess.run([script, action], env=self.env, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
+    broker = OwnBroker(tmp_path / "kafka")
+    broker.run("start")
+    yield broker
+    broker.run("stop")
+
+
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -21,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from agents.users import write_users
 from detector.access import User, Users, token_digest
-from tests.integration.conftest import ROOT, WorkerProcess, eventually, free_port
+from tests.integration.conftest import OwnBroker, WorkerProcess, eventually
 from tests.integration.metrics_scrape import scrape, value
 
 pytestmark = pytest.mark.integration
@@ -120,33 +118,12 @@ async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
     await assert_exact(worker, n, 90, note)
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Callable[[str], None]]:
-    """A broker of this test's own (the shared one is never stopped), on free ports."""
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(free_port()),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_DATA_DIR": str(tmp_path / "kafka"),
-        "KAFKA_HEAP": "384m",
-    }
-    script = str(ROOT / "deploy/kafka/broker.sh")
-
-    def broker(action: str) -> None:
-        subprocess.run([script, action], env=env, check=True, capture_output=True, timeout=120)
-
-    broker.port = env["KAFKA_PORT"]  # type: ignore[attr-defined]
-    broker("start")
-    yield broker
-    broker("stop")
-
-
 async def test_a_broker_restart_mid_stream_neither_loses_nor_double_counts(
     start_worker: Callable[..., WorkerProcess],
     worker_env: dict[str, str],
-    own_broker: Callable[[str], None],
+    own_broker: OwnBroker,
 ) -> None:
-    address = f"127.0.0.1:{own_broker.port}"  # type: ignore[attr-defined]
+    address = own_broker.address
     n = 12_000
     worker = start_worker(
         DETECTOR_BROKER=address, **with_api_token(worker_env["DETECTOR_DATA_DIR"])
@@ -158,9 +135,9 @@ async def test_a_broker_restart_mid_stream_neither_loses_nor_double_counts(
         await send_slowly(producer, topic, range(n // 2), 7, 4.0)
     finally:
         await producer.stop()
-    await asyncio.to_thread(own_broker, "stop")
+    await asyncio.to_thread(own_broker.run, "stop")
     await asyncio.sleep(3)
-    await asyncio.to_thread(own_broker, "start")
+    await asyncio.to_thread(own_broker.run, "start")
     producer = AIOKafkaProducer(bootstrap_servers=address, linger_ms=5)
     await producer.start()
     try:

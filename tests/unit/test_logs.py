@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from agents.logs import Repeats
 
 
@@ -40,3 +42,33 @@ def test_the_same_template_with_other_values_is_not_a_repeat() -> None:
     assert repeats.filter(first)
     assert repeats.filter(other)
     assert not repeats.filter(again)
+
+
+def test_repeats_held_back_are_told_when_their_window_is_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure that stops before its next line (the broker is back) is still told, once."""
+    now = [0.0]
+    repeats = Repeats(60.0, clock=lambda: now[0])
+    logger = logging.getLogger("test.repeats")
+    logger.addFilter(repeats)
+    try:
+        with caplog.at_level(logging.WARNING, logger="test.repeats"):
+            for i in range(38):
+                now[0] = i * 0.5
+                logger.error("Unable connect to node %s", 1)
+            repeats.flush()  # Within the window: nothing to say yet.
+            assert len(caplog.records) == 1
+            now[0] = 61.0
+            repeats.flush()
+            repeats.flush()  # Said once.
+            now[0] = 130.0
+            repeats.flush()
+    finally:
+        logger.removeFilter(repeats)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "Unable connect to node 1",
+        "Unable connect to node 1; 37 similar in the last 61 s",
+    ]
+    assert caplog.records[1].levelno == logging.ERROR
