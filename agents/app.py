@@ -186,7 +186,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     dashboard.add_routes(web_app)
     ingest_writer = http_ingest.KafkaWriter(
-        settings.broker, settings.calls_topic, settings.partitions
+        settings.broker, settings.calls_topic, settings.invalid_topic, settings.partitions
     )
 
     @app.on_before_shutdown.connect
@@ -197,6 +197,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         http_ingest.load_tokens(settings),
         ingest_writer,
         registry,
+        detector.metrics.invalid,
         max_bytes=settings.ingest_max_bytes,
         write_timeout=settings.ingest_write_timeout,
         limits=settings.limits,

@@ -35,6 +35,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
 from agents import oplog
+from agents.deadletter import dead_letter, kafka_source
 from detector import partials as partial_counts
 from detector.cardinality import Roster
 from detector.errors import ConfigError, DecodeError
@@ -280,12 +281,9 @@ class BatchIngest(Service):
         settings = self.detector.settings
         topic = settings.calls_topic
         for record, error in decoded.invalid:
-            headers = [
-                ("x-detector-reason", error.reason.encode()),
-                ("x-detector-error", error.detail[:1000].encode()),
-                ("x-detector-source", f"{topic}/{record.partition}/{record.offset}".encode()),
-            ]
-            yield settings.invalid_topic, record.key, record.value, headers, None
+            source = kafka_source(topic, record.partition, record.offset)
+            letter = dead_letter(record.key, record.value, error, source)
+            yield settings.invalid_topic, letter.key, letter.value, letter.headers, None
         for record, operation in decoded.misrouted:
             yield topic, operation.encode(), record.value, [], None
         for log_topic, key, value, stamp in oplog.messages(settings, decoded.failures):

@@ -7,6 +7,7 @@ Successes of one request are written as pre-aggregated records (per operation,
 integration and second, ``detector.reporting``): the worker's cost is per message, and
 the operation log keeps only failures. Every other record is written as it came: failures
 with their evidence, and anything with an ``event_id``, whose lifecycle the worker follows.
+Rejected records are kept with their bytes and reason, for the shell to dead-letter.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ class Submission:
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     listed: list[Rejected] = field(default_factory=list)
+    # Every rejected record: (index, its bytes, why), to be dead-lettered.
+    refused: list[tuple[int, bytes, DecodeError]] = field(default_factory=list)
 
-    def reject(self, index: int, error: DecodeError) -> None:
+    def reject(self, index: int, raw: bytes, error: DecodeError) -> None:
         self.rejected += 1
+        self.refused.append((index, raw, error))
         self.reasons[error.reason] = self.reasons.get(error.reason, 0) + 1
         if len(self.listed) < MAX_LISTED:
             self.listed.append(Rejected(index, error.reason, error.detail[:300]))
@@ -89,7 +93,7 @@ def submit(body: bytes, now: float, limits: Limits = LIMITS) -> Submission:
         try:
             call = decode(raw, now, limits)
         except DecodeError as exc:
-            out.reject(index, exc)
+            out.reject(index, raw, exc)
             continue
         calls = call.tally()[0]
         timestamp = call.timestamp if call.timestamp is not None else now

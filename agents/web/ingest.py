@@ -4,7 +4,9 @@ Authenticated by its own per-producer bearer token (``DETECTOR_INGEST_TOKENS`` o
 ``DETECTOR_INGEST_TOKENS_FILE``), independent of any dashboard login: the route is an
 ``open_route``, which the dashboard's login middleware leaves alone. The body is read
 up to ``DETECTOR_INGEST_MAX_BYTES`` (413 beyond), validated by ``detector.submission``
-and written to ``operation-calls`` keyed by operation; 202 once Kafka acknowledged it.
+and written to ``operation-calls`` keyed by operation, the records refused dead-lettered
+as the Kafka ingest does (``agents.deadletter``, counted in
+``detector_invalid_events_total{reason}``); 202 once Kafka acknowledged it all.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
 from agents.clients import ensure_topic
+from agents.deadletter import DeadLetter, dead_letter, http_source
 from agents.settings import Settings
 from agents.web.auth import open_route
 from detector.errors import ConfigError
@@ -29,7 +32,8 @@ from detector.submission import parse_tokens, producer_of, submit
 log = logging.getLogger(__name__)
 
 PATH = "/api/calls"
-Write = Callable[[list[Outgoing]], Awaitable[None]]
+Write = Callable[[list[Outgoing], list[DeadLetter]], Awaitable[None]]
+"""Send the calls and the dead letters; return once Kafka acknowledged every one."""
 
 
 class IngestMetrics:
@@ -60,6 +64,7 @@ class Ingest:
         tokens: dict[bytes, str],
         write: Write,
         registry: CollectorRegistry,
+        invalid: Counter,
         *,
         max_bytes: int,
         limits: Limits = LIMITS,
@@ -73,6 +78,7 @@ class Ingest:
         self.write_timeout = write_timeout
         self.clock = clock
         self.metrics = IngestMetrics(registry)
+        self.invalid = invalid  # detector_invalid_events_total{reason}, shared with Kafka ingest.
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.post)
@@ -99,10 +105,14 @@ class Ingest:
             return _plain(400, "The body is empty: send a JSON object, a JSON array or NDJSON.")
         # Inline: ~10 us a record, so a 10 MiB body holds the loop for well under a second.
         submission = submit(body, self.clock(), self.limits)
-        if submission.messages:
+        dead = [
+            dead_letter(None, raw, error, http_source(producer, index))
+            for index, raw, error in submission.refused
+        ]
+        if submission.messages or dead:
             try:
                 async with asyncio.timeout(self.write_timeout):
-                    await self.write(submission.messages)
+                    await self.write(submission.messages, dead)
             except Exception as exc:  # Kafka away or too slow: not acknowledged, retry later.
                 log.warning("HTTP ingest from %s not written to Kafka: %r", producer, exc)
                 return _plain(
@@ -111,6 +121,8 @@ class Ingest:
         self.metrics.records.labels(producer, "accepted").inc(submission.accepted)
         self.metrics.records.labels(producer, "rejected").inc(submission.rejected)
         self.metrics.calls.labels(producer).inc(submission.calls)
+        for reason, n in submission.reasons.items():
+            self.invalid.labels(reason).inc(n)
         status = 400 if submission.rejected and not submission.accepted else 202
         return web.json_response(submission.answer(), status=status)
 
@@ -167,28 +179,34 @@ class KafkaWriter:
 
     Not Faust's producer: that one is shared with the agents, the changelogs and topic
     creation, and was seen to hold an ingest request for minutes while the worker was
-    creating its log topic. Sends every message (key = operation) and waits until Kafka
-    acknowledged them all.
+    creating its log topic. Sends every message (key = operation) and dead letter, and
+    waits until Kafka acknowledged them all.
     """
 
-    def __init__(self, broker: str, topic: str, partitions: int) -> None:
+    def __init__(self, broker: str, topic: str, invalid_topic: str, partitions: int) -> None:
         self.broker = broker
         self.topic = topic
+        self.invalid_topic = invalid_topic
         self.partitions = partitions
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
-    async def __call__(self, messages: list[Outgoing]) -> None:
+    async def __call__(self, messages: list[Outgoing], dead: list[DeadLetter]) -> None:
         producer = await self._started()
         pending = [await producer.send(self.topic, m.value, key=m.key) for m in messages]
+        for d in dead:
+            pending.append(
+                await producer.send(self.invalid_topic, d.value, key=d.key, headers=d.headers)
+            )
         await asyncio.gather(*pending)
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                # A request may come before the worker created the topic: never let the
-                # broker auto-create it with its own defaults.
-                await ensure_topic(self.broker, self.topic, self.partitions)
+                # A request may come before the worker created the topics: never let the
+                # broker auto-create them with its own defaults.
+                for topic in (self.topic, self.invalid_topic):
+                    await ensure_topic(self.broker, topic, self.partitions)
                 producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all", linger_ms=5)
                 try:
                     await producer.start()

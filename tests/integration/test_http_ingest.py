@@ -1,6 +1,6 @@
 """HTTP ingest on a real worker and broker: calls POSTed as NDJSON and as a JSON array
-are counted exactly by the worker; invalid ones are refused with reasons; no token, no
-ingest."""
+are counted exactly by the worker; invalid ones are refused with reasons and
+dead-lettered as Kafka ingest does; no token, no ingest."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.conftest import WorkerProcess, eventually
 from tests.integration.metrics_scrape import scrape, value
+from tests.integration.test_hostile_input import dead_letters
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +22,8 @@ TOKEN = "php-site-token-0123456789"
 
 async def test_posted_calls_are_counted_exactly(
     start_worker: Callable[..., WorkerProcess],
+    worker_env: dict[str, str],
+    kafka: str,
 ) -> None:
     worker = start_worker(DETECTOR_INGEST_TOKENS=f"php-site={TOKEN}")
     now = time.time()
@@ -68,5 +71,12 @@ async def test_posted_calls_are_counted_exactly(
         assert value(m, "detector_operation_errors_total", **refund) == 5
         assert value(m, "detector_http_ingest_calls_total", producer="php-site") == 2350
         assert value(m, "detector_http_ingest_requests_total", code="401") == 1
+        assert value(m, "detector_invalid_events_total", reason="invalid") == 1
 
     await eventually(counted, within=60)
+    [dead] = await dead_letters(kafka, f"{worker_env['DETECTOR_CALLS_TOPIC']}.invalid", 1)
+    assert orjson.loads(dead.value) == {"operation": "Shop.Refund", "status": "sideways"}
+    headers = dict(dead.headers)
+    assert headers["x-detector-reason"] == b"invalid"
+    assert headers["x-detector-source"] == b"http/php-site/301"
+    assert b"status" in headers["x-detector-error"]

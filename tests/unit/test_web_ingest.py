@@ -1,5 +1,6 @@
 """POST /api/calls on an in-process aiohttp server with a fake Kafka writer: tokens,
-size limit, the three body forms, counts and reasons, and Kafka failures (503)."""
+size limit, the three body forms, counts and reasons, dead letters, and Kafka failures
+(503)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
+from agents.deadletter import DeadLetter
 from agents.settings import Settings
 from agents.web.ingest import PATH, Ingest, load_tokens
 from detector.errors import ConfigError
@@ -29,15 +31,22 @@ Client = TestClient[web.Request, web.Application]
 class FakeKafka:
     def __init__(self) -> None:
         self.written: list[Outgoing] = []
+        self.dead: list[DeadLetter] = []
         self.down = False
         self.stuck = False
+        self.registry = CollectorRegistry()
+        self.invalid = Counter("invalid", "dead letters", ("reason",), registry=self.registry)
 
-    async def write(self, messages: list[Outgoing]) -> None:
+    async def write(self, messages: list[Outgoing], dead: list[DeadLetter]) -> None:
         if self.down:
             raise ConnectionError("broker unreachable")
         if self.stuck:
             await asyncio.sleep(3600)
         self.written.extend(messages)
+        self.dead.extend(dead)
+
+    def counted(self, reason: str) -> float | None:
+        return self.registry.get_sample_value("invalid_total", {"reason": reason})
 
 
 @pytest.fixture
@@ -53,6 +62,7 @@ async def client(kafka: FakeKafka) -> AsyncIterator[Client]:
         tokens,
         kafka.write,
         CollectorRegistry(),
+        kafka.invalid,
         max_bytes=4096,
         write_timeout=0.2,
         clock=lambda: NOW,
@@ -76,6 +86,7 @@ async def test_without_a_valid_token_401_and_nothing_written(
     assert response.status == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert kafka.written == []
+    assert kafka.dead == []  # Nothing of an unknown client is kept.
 
 
 async def test_a_body_over_the_limit_gets_413(client: Client, kafka: FakeKafka) -> None:
@@ -117,14 +128,34 @@ async def test_accepted_and_rejected_are_counted_with_reasons(
     assert {m.key for m in kafka.written} == {b"Website.Subscribe"}
     failed = [decode(m.value) for m in kafka.written if decode(m.value).status == "error"]
     assert [f.error_code for f in failed] == ["E1"]
+    if form == "object":
+        assert kafka.dead == []
+    else:  # The refused record, as it came, with why and from where.
+        [dead] = kafka.dead
+        assert orjson.loads(dead.value or b"") == records[2]
+        assert dead.key is None
+        headers = dict(dead.headers)
+        assert headers["x-detector-reason"] == b"invalid"
+        assert b"status" in headers["x-detector-error"]
+        assert headers["x-detector-source"] == b"http/shop/2"
+        assert kafka.counted("invalid") == 1
 
 
 async def test_nothing_valid_is_400_and_empty_is_400(client: Client, kafka: FakeKafka) -> None:
-    response = await client.post(PATH, data=b"{not json", headers=AUTH)
+    response = await client.post(PATH, data=b"{not json\n\n[1]", headers=AUTH)
     assert response.status == 400
-    assert (await response.json())["errors"][0]["reason"] == "not_json"
+    answer = await response.json()
+    assert [(e["index"], e["reason"]) for e in answer["errors"]] == [
+        (0, "not_json"),
+        (2, "not_object"),
+    ]
     assert (await client.post(PATH, data=b"  \n", headers=AUTH)).status == 400
     assert kafka.written == []
+    assert [(d.value, dict(d.headers)["x-detector-source"]) for d in kafka.dead] == [
+        (b"{not json", b"http/shop/0"),
+        (b"[1]", b"http/shop/2"),
+    ]
+    assert (kafka.counted("not_json"), kafka.counted("not_object")) == (1, 1)
 
 
 @pytest.mark.parametrize("fault", ["down", "stuck"])
@@ -135,6 +166,9 @@ async def test_kafka_down_or_stuck_is_503_with_retry_after(
     response = await client.post(PATH, data=orjson.dumps(call()), headers=AUTH)
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"
+    refused = await client.post(PATH, data=b"{not json", headers=AUTH)
+    assert refused.status == 503  # Its dead letter was not written: send it again.
+    assert kafka.counted("not_json") is None
 
 
 def test_tokens_come_from_the_setting_and_the_file(tmp_path: Path) -> None:
