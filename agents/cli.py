@@ -90,18 +90,22 @@ def _watch(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from agents.app import load_detection_config
     from agents.commands import run_replay
+    from detector.cardinality import Roster
 
     settings = load_settings(**({"detection_config": args.config} if args.config else {}))
     config = load_detection_config(settings)
     window = args.window_seconds or settings.window_seconds
     limits = settings.limits
     report = sys.stdout if args.report else None
+    # The worker's caps: what it would refuse is refused here too, and the replay's cost
+    # stays bounded (every tracked operation is judged at every window).
+    roster = Roster(settings.max_operations, settings.max_operations_per_integration)
     if args.output:
         with open(args.output, "wb") as out:
-            run_replay(Path(args.events), config, window, out, limits, report)
+            run_replay(Path(args.events), config, window, out, limits, report, roster)
     else:
         sink = None if args.report else sys.stdout.buffer
-        run_replay(Path(args.events), config, window, sink, limits, report)
+        run_replay(Path(args.events), config, window, sink, limits, report, roster)
     return 0
 
 

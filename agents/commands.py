@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import IO
 import orjson
 
 from detector.backtest import backtest, render
+from detector.cardinality import Roster
 from detector.errors import ConfigError, DecodeError
 from detector.events import LIMITS, Limits, OperationCall, decode
 from detector.opconfig import DetectionConfig
@@ -21,9 +23,15 @@ from detector.replay import ReplayStats, replay
 from detector.simulate import Incident, simulated
 from detector.simulate_events import LIFECYCLE_PROFILES, LifecycleIncident, lifecycle_events
 
+LISTED = 20  # Invalid lines reported one by one per reason; the rest only counted.
 
-def read_calls(path: Path, invalid: list[int], limits: Limits = LIMITS) -> Iterator[OperationCall]:
-    """Calls from a JSON-lines file; bad lines are reported on stderr and skipped."""
+
+def read_calls(
+    path: Path, invalid: Counter[str], limits: Limits = LIMITS, roster: Roster | None = None
+) -> Iterator[OperationCall]:
+    """Calls from a JSON-lines file; bad lines, and new operations past the caps of
+    ``roster`` (as the worker refuses them), are counted by reason in ``invalid``, the
+    first ones reported on stderr, and skipped."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -33,10 +41,17 @@ def read_calls(path: Path, invalid: list[int], limits: Limits = LIMITS) -> Itera
             if not line.strip():
                 continue
             try:
-                yield decode(line, limits=limits)
+                call = decode(line, limits=limits)
+                if roster is not None and (
+                    refused := roster.refuse([call.operation], {call.operation: call.integration})
+                ):
+                    raise DecodeError("too_many_operations", refused[call.operation])
             except DecodeError as exc:
-                invalid.append(number)
-                print(f"{path}:{number}: skipped: {exc}", file=sys.stderr)
+                invalid[exc.reason] += 1
+                if invalid[exc.reason] <= LISTED:
+                    print(f"{path}:{number}: skipped: {exc}", file=sys.stderr)
+                continue
+            yield call
 
 
 def run_replay(
@@ -46,12 +61,13 @@ def run_replay(
     out: IO[bytes] | None,
     limits: Limits = LIMITS,
     report: IO[str] | None = None,
+    roster: Roster | None = None,
 ) -> None:
     """Replay a file; the changes go to ``out``, the backtest report to ``report``."""
-    stats, invalid = ReplayStats(), list[int]()
+    stats, invalid = ReplayStats(), Counter[str]()
     started = time.perf_counter()
     changes = []
-    for change in replay(read_calls(path, invalid, limits), config, window, stats):
+    for change in replay(read_calls(path, invalid, limits, roster), config, window, stats):
         if out is not None:
             out.write(change.model_dump_json().encode() + b"\n")
         changes.append(change)
@@ -62,7 +78,8 @@ def run_replay(
     print(
         f"replay: {stats.events:,} events ({stats.calls:,} calls, {len(stats.operations)} "
         f"operations) in {elapsed:.1f} s: {len(changes)} status changes; "
-        f"{len(invalid)} invalid lines skipped; {stats.late} events out of order skipped",
+        f"{invalid.total()} invalid lines skipped; {stats.late} events out of order skipped"
+        + "".join(f"; {reason}: {n:,}" for reason, n in invalid.most_common()),
         file=sys.stderr,
     )
 

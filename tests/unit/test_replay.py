@@ -3,6 +3,7 @@ number, and the live worker's backlog semantics (judge a window once event time 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,53 @@ def test_cli_replay_with_a_broken_config_names_the_field(tmp_path: Path) -> None
     done = detector_cli("replay", str(events), "--config", str(config))
     assert done.returncode == 2
     assert "rules[0].sensitivity" in done.stderr
+
+
+def test_cli_replay_of_the_hostile_list_refuses_reports_and_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    """Ids in operation names (as the worker, past its caps: too_many_operations), huge
+    counts, control and bidi characters, a call stamped 1970: each line is reported as
+    invalid or late, the first of each reason one by one, all counted by reason; the
+    cost is bounded by the operations the caps admit."""
+    start = MONDAY + DAY
+    lines = [
+        {"operation": f"Order.{i}", "integration": "shop", "status": "ok", "timestamp": start + i}
+        for i in range(2000)
+    ]
+    hostile = [
+        {"operation": "Web\x00Form", "status": "ok"},
+        {"operation": "Web\x1b[31mForm", "status": "ok"},
+        {"operation": "Invoice\u202egnp.exe", "status": "ok"},
+        {"operation": "Web.Form", "count": 10**18},
+    ]
+    for second in range(2000, 3800, 10):
+        lines.append({"operation": "Web.Form", "status": "ok", "timestamp": start + second})
+        if second == 3000:
+            lines += [{**h, "timestamp": start + second} for h in hostile]
+            lines.append({"operation": "Web.Form", "status": "ok", "timestamp": 1})
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
+    out = tmp_path / "changes.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.cli", "replay", str(events), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, "DETECTOR_MAX_OPERATIONS_PER_INTEGRATION": "100"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = done.stderr.splitlines()
+    assert len([line for line in report if "skipped: too_many_operations" in line]) == 20
+    assert f"{events}:101: skipped: too_many_operations" in done.stderr  # Order.100.
+    assert len([line for line in report if "skipped: invalid_name" in line]) == 3
+    assert "skipped: count_too_large" in done.stderr
+    assert report[-1].endswith(
+        "1904 invalid lines skipped; 1 events out of order skipped; "
+        "too_many_operations: 1,900; invalid_name: 3; count_too_large: 1"
+    )
+    assert "101 operations" in report[-1]
+    changes = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert {c["operation"] for c in changes} == {f"Order.{i}" for i in range(100)} | {"Web.Form"}
