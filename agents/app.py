@@ -179,7 +179,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     auth = create_auth(app, settings, detector.links.secret)
     auth.add_routes(web_app)
     dashboard = Dashboard(
-        summaries=lambda: detector.summaries.data,
+        summaries=lambda: summaries.Rows(detector.summaries),
         read_log=lambda op, start, end: oplog.read_log(settings, op, start, end),
         links=detector.links,
         fields=detection.fields_for,

@@ -9,6 +9,7 @@ replaying history makes the same decisions as ``detector replay``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from agents.context import Detector
 
 log = logging.getLogger(__name__)
+_YIELD_EVERY = 500  # Operations judged between yields to the event loop.
 
 
 def register(detector: Detector) -> None:
@@ -59,35 +61,79 @@ def _until(
 
 
 async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
+    """Judge the operations whose windows closed since they were last judged (or whose
+    hours wait for their business-wide factor): read from the packed headers, so an
+    evaluation between window ends costs a pass over the headers, not decoding every
+    operation's state."""
     if not recovered(detector.app):
         # The timer runs during table recovery too: judging (and storing) half-restored
         # state would overwrite what is still being read back.
         return
     started = time.perf_counter()
-    restore = detector.quarantine.decode
-    counts = {
-        op: windows
-        for op, value in list(detector.counts.data.items())
-        if value is not None
-        and (windows := restore(counts_table.NAME, op, value, OperationWindows.from_value))
-    }
+    where = _where(detector)
     watermarks: dict[int, float] = {}
-    for windows in counts.values():
-        last = windows.last_call_at or 0.0
-        watermarks[windows.partition] = max(watermarks.get(windows.partition, 0.0), last)
+    for partition, last, _ in where.values():
+        watermarks[partition] = max(watermarks.get(partition, 0.0), last or 0.0)
     until = {p: _until(detector, catch_up, p, mark, now) for p, mark in watermarks.items()}
     # Idle by the partition's own clock: reading a months-old backlog forgets nothing.
     idle_seconds = detector.settings.idle_days * 86400
-    for operation, windows in list(counts.items()):
-        if idle(windows.last_call_at, until[windows.partition], idle_seconds):
-            evict(detector, operation, counts.pop(operation))
+    for operation, (partition, last, integration) in list(where.items()):
+        if idle(last, until[partition], idle_seconds):
+            evict(detector, operation, partition, integration)
+            del where[operation]
     hours_closed: dict[str, tuple[OperationState, int]] = {}
-    for operation, windows in counts.items():
-        state = await advance_operation(detector, operation, windows, until[windows.partition], now)
+    for n, operation in enumerate(_due(detector, where, until)):
+        partition = where[operation][0]
+        windows = _windows(detector, operation)
+        if windows is None:
+            continue
+        state = await advance_operation(detector, operation, windows, until[partition], now)
         if state is not None and state.baseline.pending:
-            hours_closed[operation] = (state, windows.partition)
+            hours_closed[operation] = (state, partition)
+        if n % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # Let /metrics, the dashboard and ingest run meanwhile.
     settle_hours(detector, hours_closed)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+
+
+def _where(detector: Detector) -> dict[str, tuple[int, float | None, str | None]]:
+    """(partition, newest call, integration) of every operation with window counts."""
+    found = {}
+    restore = detector.quarantine.decode
+    for operation, raw in list(detector.counts.data.items()):
+        if raw is None:
+            continue
+        read = restore(counts_table.NAME, operation, raw, counts_table.where)
+        if read is not None:
+            found[operation] = read
+    return found
+
+
+def _due(
+    detector: Detector,
+    where: dict[str, tuple[int, float | None, str | None]],
+    until: dict[int, int],
+) -> list[str]:
+    """Operations with a window closed after the one they were last judged to, or with
+    hours still to settle; one never judged is due too."""
+    models = detector.models.data
+    restore = detector.quarantine.decode
+    due = []
+    for operation, (partition, _, _) in where.items():
+        raw = models.get(operation)
+        judged = (
+            None if raw is None else restore(models_table.NAME, operation, raw, models_table.judged)
+        )
+        if judged is None or judged[0] < until[partition] or judged[1]:
+            due.append(operation)
+    return due
+
+
+def _windows(detector: Detector, operation: str) -> OperationWindows | None:
+    raw = detector.counts.data.get(operation)
+    if raw is None:
+        return None
+    return detector.quarantine.decode(counts_table.NAME, operation, raw, counts_table.decode)
 
 
 def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int]]) -> None:
@@ -102,19 +148,19 @@ def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int
         return
     settle_all(detector.engine, {op: state for op, (state, _) in closed.items()})
     for operation, (state, partition) in closed.items():
-        put(detector.models, partition, operation, state.to_dict())
+        put(detector.models, partition, operation, models_table.encode(state))
 
 
-def evict(detector: Detector, operation: str, windows: OperationWindows) -> None:
+def evict(detector: Detector, operation: str, partition: int, integration: str | None) -> None:
     """Forget an idle operation: its table records and its events in flight (deleted
     keys: tombstones, so compaction drops them from the changelogs too), its cached rule
     and lifecycle, and its metric series; it comes back as a new operation if it is ever
     called again."""
     for table in (detector.counts, detector.models, detector.summaries):
-        delete(table, windows.partition, operation)
-    detector.lifecycles.evict(operation, windows.partition)
+        delete(table, partition, operation)
+    detector.lifecycles.evict(operation, partition)
     detector.engine.forget(operation)
-    detector.metrics.forget(operation, windows.integration or "")
+    detector.metrics.forget(operation, integration or "")
     detector.metrics.evicted.inc()
     log.info(
         "forgot %s: no call for more than %g days (DETECTOR_IDLE_DAYS)",
@@ -130,7 +176,7 @@ async def advance_operation(
     The state after that (as stored when there was nothing new; None if none yet)."""
     raw = detector.models.data.get(operation)
     before = (
-        detector.quarantine.decode(models_table.NAME, operation, raw, OperationState.from_dict)
+        detector.quarantine.decode(models_table.NAME, operation, raw, models_table.decode)
         if raw is not None
         else None
     )
@@ -152,10 +198,10 @@ async def advance_operation(
         await _publish(detector, change.model_copy(update=stamped))
     # Published first, stored second: a crash in between re-publishes the same change
     # ids after the restart, which consumers dedupe; the reverse could lose a change.
-    put(detector.models, windows.partition, operation, state.to_dict())
+    put(detector.models, windows.partition, operation, models_table.encode(state))
     book.save(operation, windows.partition, windows.integration)
     summary = _summary(detector, operation, windows, state, changes)
-    put(detector.summaries, windows.partition, operation, summary.model_dump(mode="json"))
+    put(detector.summaries, windows.partition, operation, summaries_table.encode(summary))
     return state
 
 
@@ -168,9 +214,7 @@ def _summary(
 ) -> OperationSummary:
     raw = detector.summaries.data.get(operation)
     restored = (
-        detector.quarantine.decode(
-            summaries_table.NAME, operation, raw, OperationSummary.model_validate
-        )
+        detector.quarantine.decode(summaries_table.NAME, operation, raw, summaries_table.decode)
         if raw is not None
         else None
     )

@@ -44,7 +44,7 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         current = detector.counts.data.get(item.operation)
         state = (
             detector.quarantine.decode(
-                counts_table.NAME, item.operation, current, OperationWindows.from_value
+                counts_table.NAME, item.operation, current, counts_table.decode
             )
             if current is not None
             else None
@@ -79,7 +79,7 @@ async def _durable(
 ) -> None:
     """Write the new values and wait until the changelog has them; a failed write is
     sent again (the message is not acknowledged before), never skipped."""
-    pending = {op: state.to_value() for op, state in changed}
+    pending = {op: counts_table.encode(state) for op, state in changed}
     while pending:
         sent = {op: put(detector.counts, partition, op, v) for op, v in pending.items()}
         results = await asyncio.gather(*sent.values(), return_exceptions=True)

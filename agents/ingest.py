@@ -40,6 +40,7 @@ from detector import partials as partial_counts
 from detector.cardinality import Roster
 from detector.errors import ConfigError, DecodeError
 from detector.ingest import DecodedBatch, RawRecord, decode_batch
+from tables import counts as counts_table
 
 if TYPE_CHECKING:
     from agents.context import Detector
@@ -241,7 +242,9 @@ class BatchIngest(Service):
         roster = self.roster
         if not roster.operations and counts:
             items = list(counts.items())
-            roster.sync((op, v.get("i") if isinstance(v, dict) else None) for op, v in items)
+            restore = self.detector.quarantine.decode
+            where = ((op, restore(counts_table.NAME, op, v, counts_table.where)) for op, v in items)
+            roster.sync((op, w[2] if w else None) for op, w in where)
         refused = roster.refuse(decoded.batch.names, decoded.batch.integrations)
         return {op.encode(): DecodeError("too_many_operations", why) for op, why in refused.items()}
 

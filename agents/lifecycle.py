@@ -10,9 +10,11 @@ known), so the worker continues exactly where the last owner stopped.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from detector.lifecycle.tracker import Lifecycle, Policy
+from tables import inflight
 from tables.inflight import SEPARATOR, event_key
 from tables.writes import delete, put
 
@@ -53,14 +55,20 @@ class Lifecycles:
     def _rebuild(self, wanted: str) -> None:
         """Every operation not known yet that has events in the table, and ``wanted``."""
         stored: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+        restore = self.detector.quarantine.decode
         for key, value in list(self.table.data.items()):
             operation, separated, event_id = key.partition(SEPARATOR)
             if separated and value is not None and operation not in self.known:
-                stored[operation].append((event_id, value))
+                event = restore(inflight.NAME, key, value, inflight.decode)
+                if event is not None:
+                    stored[operation].append((event_id, event))
         for operation in {*stored, wanted}:
             raw = self.table.data.get(operation)
             events = stored.get(operation, [])
-            life = Lifecycle.from_dict(raw, events) if raw is not None else Lifecycle()
+            life = None
+            if raw is not None:
+                life = restore(inflight.NAME, operation, raw, partial(_lifecycle, events=events))
+            life = life or Lifecycle()
             life.changed = {}
             self.known[operation] = life
 
@@ -74,8 +82,8 @@ class Lifecycles:
             if event is None:
                 delete(self.table, partition, key)
             else:
-                put(self.table, partition, key, event.to_list())
-        put(self.table, partition, operation, life.to_dict())
+                put(self.table, partition, key, inflight.encode(event.to_list()))
+        put(self.table, partition, operation, inflight.encode(life.to_dict()))
         metrics = self.detector.metrics
         metrics.set_inflight(operation, integration or "", life.in_flight)
         new = life.overflow - self.overflow.get(operation, life.overflow)
@@ -94,3 +102,7 @@ class Lifecycles:
         self.known.pop(operation, None)
         self.policies.pop(operation, None)
         self.overflow.pop(operation, None)
+
+
+def _lifecycle(raw: bytes, events: list[tuple[str, list[Any]]]) -> Lifecycle:
+    return Lifecycle.from_dict(inflight.decode(raw), events)

@@ -3,6 +3,7 @@ derived from table state at scrape time (client_python's custom-collector patter
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,11 @@ from prometheus_client.registry import Collector
 
 from agents.quarantine import Quarantine
 from agents.web.auth import open_route, require_bearer
-from detector import stored
-from detector.state import migrate
+from detector.listing import PROBLEM_VALUES
 from detector.status import Status
-from detector.summary import OperationSummary
-from detector.windows import OperationWindows
 from tables import counts as counts_table
 from tables import models as models_table
+from tables import packed
 from tables import summaries as summaries_table
 
 if TYPE_CHECKING:
@@ -51,24 +50,20 @@ class WindowCollector(Collector):
         # Past the series budget: one series per integration (operation=""), not per operation.
         per_operation = len(items) <= self._max
         totals: dict[tuple[str, str], list[int]] = {}
-        for operation, value in items:
-            if value is None:
+        for operation, raw in items:
+            if raw is None:
                 continue
-            try:  # Summed from the stored lists: decoding each window costs 5x more.
-                integration = value.get("i")
-                calls = errors = retries = 0
-                for w in value["w"].values():
-                    calls, errors, retries = calls + w[0], errors + w[1], retries + w[2]
-                sums = [calls, errors, retries]
-                labels = (operation if per_operation else "", str(integration or ""))
-            except (AttributeError, KeyError, TypeError, IndexError):
-                self._restore(counts_table.NAME, operation, value, OperationWindows.from_value)
+            # The sums are in the packed header: nothing is inflated.
+            head = self._restore(counts_table.NAME, operation, raw, _window_sums)
+            if head is None:
                 continue  # Quarantined: logged once and counted there.
+            sums, integration = head
+            labels = (operation if per_operation else "", integration or "")
             acc = totals.setdefault(labels, [0, 0, 0])
             for i in range(3):
                 acc[i] += sums[i]
-        for labels, sums in totals.items():
-            for family, total in zip(families, sums, strict=True):
+        for labels, acc in totals.items():
+            for family, total in zip(families, acc, strict=True):
                 family.add_metric(list(labels), total)
         yield from families
 
@@ -124,30 +119,32 @@ class StatusCollector(Collector):
         budget = len(operations) if len(operations) <= self._max else 0
         problems = 0
         statuses: dict[tuple[str, str], int] = {}
+        summaries = self._summaries.data
         for operation in operations:
-            raw = self._summaries.data.get(operation)
+            raw = summaries.get(operation)
             if raw is None:
                 continue
-            summary = self._restore(
-                summaries_table.NAME, operation, raw, OperationSummary.model_validate
-            )
-            if summary is None:
+            # Everything here is in the packed header: nothing is inflated.
+            head = self._restore(summaries_table.NAME, operation, raw, _status_head)
+            if head is None:
                 continue
-            key = (summary.integration or "", summary.status.value)
+            (code, calls, expected_calls, ratio_now, ratio_normal), integration = head
+            current = packed.STATUSES[code]
+            key = (integration or "", current)
             statuses[key] = statuses.get(key, 0) + 1
             if not budget:
-                if not summary.status.is_problem or problems >= self._max:
+                if current not in PROBLEM_VALUES or problems >= self._max:
                     continue
                 problems += 1
-            labels = [operation, summary.integration or ""]
+            labels = [operation, integration or ""]
             for s in Status:
-                status.add_metric([*labels, s.value], float(s is summary.status))
-            observed.add_metric(labels, summary.calls_last_hour)
-            expected.add_metric(labels, summary.expected_last_hour or 0.0)
-            if summary.error_ratio_now is not None:
-                ratio.add_metric(labels, summary.error_ratio_now)
-            if summary.error_ratio_normal is not None:
-                normal.add_metric(labels, summary.error_ratio_normal)
+                status.add_metric([*labels, s.value], float(s.value == current))
+            observed.add_metric(labels, calls)
+            expected.add_metric(labels, packed.number(expected_calls) or 0.0)
+            if not math.isnan(ratio_now):
+                ratio.add_metric(labels, ratio_now)
+            if not math.isnan(ratio_normal):
+                normal.add_metric(labels, ratio_normal)
         for (integration, value), n in statuses.items():
             tally.add_metric([integration, value], n)
         yield from (status, observed, expected, ratio, normal, tally)
@@ -163,18 +160,22 @@ class StatusCollector(Collector):
 def last_judged(models: Any, quarantine: Quarantine) -> int | None:
     """The end of the newest window this worker has judged (None before any)."""
     judged = [
-        boundary
+        found[0]
         for operation, raw in list(models.data.items())
         if raw is not None
-        and (boundary := quarantine.decode(models_table.NAME, operation, raw, _last_boundary))
+        and (found := quarantine.decode(models_table.NAME, operation, raw, models_table.judged))
         is not None
     ]
     return max(judged) if judged else None
 
 
-def _last_boundary(raw: Any) -> int:
-    """The stored state's last judged boundary, without decoding the whole state."""
-    return stored.count(migrate(raw)["last_boundary"], "last_boundary")
+def _window_sums(raw: bytes) -> tuple[tuple[int, int, int], str | None]:
+    (_, _, calls, errors, retries), integration = packed.head(counts_table.LAYOUT, raw)
+    return (calls, errors, retries), integration
+
+
+def _status_head(raw: bytes) -> tuple[tuple[Any, ...], str | None]:
+    return packed.head(summaries_table.LAYOUT, raw)
 
 
 def register(detector: Detector) -> None:

@@ -1,14 +1,19 @@
 """Cardinality: what each tracked operation costs a worker, and /metrics and
-/api/operations at many operations, beside the same figures at 1,000 operations measured
-in the same run (the reference). Run by hand, no broker needed:
+/api/operations at many operations, beside the same figures measured in the same run
+for a reference worker (1,000 operations; memory: per operation over an empty worker).
+Run by hand, no broker needed:
 
-    .venv/bin/python bench/cardinality.py --operations 100000
+    PYTHONPATH=. .venv/bin/python bench/cardinality.py --operations 100000
 
-Each operation gets the state a worker holds for it in steady state: its window counts
-(one hour of one-minute windows), its detection state after two days of traffic, and
-its dashboard summary, as the tables keep them (decoded JSON). Memory is the Python heap
-growth per operation (tracemalloc). /metrics is rendered by the worker's own collectors
-and registry; /api/operations by the dashboard's handler through aiohttp's test client.
+Each operation gets what a worker keeps for it in steady state, built by the worker's
+own code: its window counts (one hour of one-minute windows of noisy traffic), its
+detection state after two days, its dashboard summary and its lifecycle, packed as the
+tables hold them (``tables.packed``), plus its entries in the worker's per-operation
+caches (rules, the operations roster, the series budget). A mix of busy, medium and rare
+operations. Memory is the Python heap growth per operation (tracemalloc). For
+comparison, the same values held decoded (format 2, how tables held them before) are
+measured on a sample. /metrics is rendered by the worker's own collectors and registry;
+/api/operations by the dashboard's own handler through aiohttp's test client.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import random
 import time
 import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +32,29 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from agents.links import LinkMaker
+from agents.metrics import PipelineMetrics
 from agents.quarantine import Quarantine
+from agents.web.auth import USER
+from agents.web.routes import Dashboard
 from agents.web_metrics import StatusCollector, WindowCollector
-from detector.listing import Query, select
-from detector.summary import OperationSummary
+from detector import links
+from detector.access import User
+from detector.cardinality import Roster
+from detector.engine import Engine
+from detector.lifecycle.tracker import Lifecycle
+from detector.masking import FieldRules
+from detector.opconfig import DetectionConfig
+from detector.status import Status
+from detector.summary import OperationSummary, refresh
 from detector.windows import OperationWindows, WindowCounts
+from tables import counts, inflight, models, summaries
 from tests.unit.detection_helpers import poisson, run
 
 NOW = 1_800_000_000
+# Calls per minute of the templates: busy, medium, a few an hour.
+RATES = (300.0, 5.0, 0.05)
+STATUSES = ["ok"] * 96 + ["some_problems", "many_problems", "no_calls", "learning"]
 
 
 @dataclass
@@ -44,80 +64,152 @@ class Table:
     data: dict[str, Any]
 
 
-def _templates() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    state, _ = run(poisson(lambda _: 5.0, 0.02), 2)
-    assert state is not None
-    windows = OperationWindows(
-        0, "web", {NOW - 3600 + 60 * i: WindowCounts(5, 0, 0) for i in range(60)}, NOW
-    )
-    summary = OperationSummary(operation="x", integration="web", status="ok", since=NOW - 9e4)
-    as_stored: Callable[[Any], Any] = lambda v: orjson.loads(orjson.dumps(v))  # noqa: E731
-    return (
-        as_stored(windows.to_value()),
-        as_stored(state.to_dict()),
-        as_stored(summary.model_dump(mode="json")),
-    )
+@dataclass
+class Template:
+    windows: OperationWindows
+    state: Any
+    summary: OperationSummary
 
 
-def build(n: int) -> tuple[Table, Table, Table, float]:
-    """The three tables for ``n`` operations, and the heap bytes per operation."""
-    counts_t, model_t, summary_t = _templates()
-    statuses = ["ok"] * 96 + ["some_problems", "many_problems", "no_calls", "learning"]
+def _templates() -> list[Template]:
+    """Busy, medium and rare operations, two seeds each: noisy counts, as traffic is."""
+    out = []
+    for seed, rate in ((s, r) for s in (1, 2) for r in RATES):
+        state, _ = run(poisson(lambda _, rate=rate: rate, 0.02), 2, seed=seed)
+        assert state is not None
+        rng = random.Random(seed)
+        every = max(1, round(1 / rate))
+        windows = OperationWindows(0, "web", last_call_at=NOW - 1.5, applied={0: 12_345_678})
+        for i in range(0, 60, every):
+            calls = max(1, int(rng.gauss(rate, rate**0.5)))
+            errors = int(calls * rng.random() * 0.04)
+            windows.windows[NOW - 3600 + 60 * i] = WindowCounts(
+                calls, errors, 0, {"503": errors} if errors else {}
+            )
+        summary = OperationSummary(operation="x", integration="web", since=NOW - 9e4)
+        refresh(summary, state, windows.last_call_at)
+        summary.hourly_calls = [int(rng.gauss(rate * 60, rate * 5)) for _ in range(24)]
+        summary.hourly_errors = [int(c * 0.02) for c in summary.hourly_calls]
+        out.append(Template(windows, state, summary))
+    return out
+
+
+@dataclass
+class Worker:
+    counts: Table
+    models: Table
+    summaries: Table
+    inflight: Table
+    caches: list[Any]  # Held so tracemalloc counts them.
+
+
+def build(n: int, templates: list[Template], budget: int) -> Worker:
+    """The tables and caches of a worker tracking ``n`` operations."""
+    worker = Worker(Table({}), Table({}), Table({}), Table({}), [])
+    engine = Engine(DetectionConfig())
+    roster = Roster(10**9, 10**9)
+    metrics = PipelineMetrics(CollectorRegistry(), budget)
+    worker.caches += [engine, roster, metrics]
+    empty_life = Lifecycle().to_dict()
+    for i in range(n):
+        op = f"Shop.Order{i:06d}"
+        t = templates[i % len(templates)]
+        integration = f"int{i % 20}"
+        t.windows.integration = t.state.integration = integration
+        t.summary.operation, t.summary.integration = op, integration
+        t.summary.status = Status(STATUSES[i % 100])
+        worker.counts.data[op] = counts.encode(t.windows)
+        worker.models.data[op] = models.encode(t.state)
+        worker.summaries.data[op] = summaries.encode(t.summary)
+        worker.inflight.data[op] = inflight.encode(empty_life)
+        engine.rule(op, integration)
+        roster.refuse([op], {op: integration})
+        metrics.operation_label(op)
+    return worker
+
+
+def heap_per_operation(n: int, templates: list[Template], budget: int) -> tuple[Worker, float]:
+    gc.collect()
+    tracemalloc.start()
+    empty = build(0, templates, budget)
+    before = tracemalloc.get_traced_memory()[0]
+    worker = build(n, templates, budget)
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del empty
+    return worker, used / n
+
+
+def decoded_per_operation(templates: list[Template], sample: int = 3_000) -> float:
+    """The same values held decoded (JSON objects), as the tables held them before."""
+    worker = build(sample, templates, 0)
+    blobs = [
+        [
+            orjson.dumps(counts.decode(worker.counts.data[op]).to_value()),
+            orjson.dumps(models.decode(worker.models.data[op]).to_dict()),
+            orjson.dumps(summaries.decode(worker.summaries.data[op]).model_dump(mode="json")),
+        ]
+        for op in worker.counts.data
+    ]
+    del worker
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    counts, models, summaries = {}, {}, {}
-    for i in range(n):
-        op = f"Shop.Order{i:06d}"
-        counts[op] = orjson.loads(orjson.dumps(counts_t))
-        models[op] = orjson.loads(orjson.dumps(model_t))
-        row = orjson.loads(orjson.dumps(summary_t))
-        row.update(operation=op, integration=f"int{i % 20}", status=statuses[i % 100])
-        summaries[op] = row
-    gc.collect()
-    per_op = (tracemalloc.get_traced_memory()[0] - before) / n
+    held = [[orjson.loads(b) for b in row] for row in blobs]
+    used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    return Table(counts), Table(models), Table(summaries), per_op
+    del held
+    return used / sample
 
 
-def scrape(counts: Table, models: Table, summaries: Table, budget: int) -> tuple[int, float]:
+def scrape(worker: Worker, budget: int) -> tuple[int, float]:
     registry = CollectorRegistry()
     quarantine = Quarantine(Counter("q", "q", ("table",), registry=registry))
-    registry.register(WindowCollector(counts, quarantine, budget))
-    registry.register(StatusCollector(counts, summaries, models, quarantine, budget))
+    registry.register(WindowCollector(worker.counts, quarantine, budget))
+    registry.register(
+        StatusCollector(worker.counts, worker.summaries, worker.models, quarantine, budget)
+    )
     started = time.perf_counter()
     body = generate_latest(registry)
     return len(body), time.perf_counter() - started
 
 
-async def api(summaries: Table) -> tuple[int, float, int, float]:
-    """(bytes, seconds) of the first page of problems, and of the default first page."""
+async def api(worker: Worker) -> tuple[int, float, int, float]:
+    """(bytes, seconds) of the first page of problems, and of the default first page, as
+    the dashboard's handler answers them to an admin."""
+    admin = User(name="bench", role="admin")
 
-    async def operations(request: web.Request) -> web.Response:
-        params = request.query
-        query = Query(status=params.get("status"), limit=int(params.get("limit", "500")))
-        found = select(list(summaries.data.values()), query)
-        rows = [OperationSummary.model_validate(r).model_dump(mode="json") for r in found.rows]
-        return web.json_response({"operations": rows, "total": found.total})
+    @web.middleware
+    async def logged_in(request: web.Request, handler: Any) -> web.StreamResponse:
+        request[USER] = admin
+        return await handler(request)
 
-    app = web.Application()
-    app.router.add_get("/api/operations", operations)
+    async def no_log(*_: Any) -> list[Any]:
+        return []
+
+    app = web.Application(middlewares=[logged_in])
+    maker = LinkMaker("http://dash", b"k" * 32, links.LinkRule())
+    rows = summaries.Rows(worker.summaries)
+    Dashboard(lambda: rows, no_log, maker, lambda *_: FieldRules()).add_routes(app)
     out = []
     async with TestClient(TestServer(app)) as client:
         for params in ({"status": "problems", "limit": "200"}, {}):
             started = time.perf_counter()
-            body = await (await client.get("/api/operations", params=params)).read()
+            response = await client.get("/api/operations", params=params)
+            assert response.status == 200, await response.text()
+            body = await response.read()
             out += [len(body), time.perf_counter() - started]
     return out[0], out[1], out[2], out[3]
 
 
-def measure(n: int, budget: int) -> dict[str, float]:
-    counts, models, summaries, per_op = build(n)
-    size, seconds = scrape(counts, models, summaries, budget)
-    problems_bytes, problems_s, page_bytes, page_s = asyncio.run(api(summaries))
+def measure(n: int, templates: list[Template], budget: int) -> dict[str, float]:
+    worker, per_op = heap_per_operation(n, templates, budget)
+    size, seconds = scrape(worker, budget)
+    problems_bytes, problems_s, page_bytes, page_s = asyncio.run(api(worker))
     return {
         "operations": n,
-        "heap per operation (KiB)": per_op / 1024,
+        "heap per operation (bytes)": per_op,
         f"/metrics size (MB), series budget {budget}": size / 1e6,
         "  render (s)": seconds,
         "/api/operations?status=problems&limit=200 (KB)": problems_bytes / 1e3,
@@ -128,7 +220,7 @@ def measure(n: int, budget: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--operations", type=int, default=100_000)
     parser.add_argument("--reference", type=int, default=1_000)
     parser.add_argument(
@@ -136,10 +228,25 @@ def main() -> None:
     )
     args = parser.parse_args()
     budget = args.metrics_max_operations
-    reference, measured = measure(args.reference, budget), measure(args.operations, budget)
+    templates = _templates()
+    sizes = [
+        (
+            len(counts.encode(t.windows)),
+            len(models.encode(t.state)),
+            len(summaries.encode(t.summary)),
+        )
+        for t in templates
+    ]
+    print("packed bytes per template (counts, model, summary):", sizes)
+    reference = measure(args.reference, templates, budget)
+    measured = measure(args.operations, templates, budget)
     print(f"{'':48} {'reference':>12} {'measured':>12}")
     for key in measured:
         print(f"{key:48} {reference[key]:>12.3f} {measured[key]:>12.3f}")
+    print(
+        f"the same values held decoded (before format 3): "
+        f"{decoded_per_operation(templates):,.0f} bytes per operation"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Memory per tracked operation in one worker: the values its three tables keep per
-operation (``window-counts``, ``operation-models``, ``operation-summaries``), as they sit
-in memory after a restore from the changelog, at 100,000 operations. Run by hand:
+operation (``window-counts``, ``operation-models``, ``operation-summaries``), packed as
+the tables hold them (``tables.packed``), beside the same values held decoded from JSON
+(how the tables held them before format 3), measured in the same run. Run by hand:
 
     .venv/bin/python bench/memory.py --operations 100000
 
 A few template operations (busy, medium, rare) are run through the real engine for a
-day of windows; their stored values are then decoded from JSON once per tracked
-operation, as a changelog restore does, and measured with ``tracemalloc``.
+day of windows; their stored values are then packed once per tracked operation and
+measured with ``tracemalloc``, and decoded from JSON for a sample of operations.
+``bench/cardinality.py`` adds the worker's per-operation caches and noisy traffic.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import gc
 import time
 import tracemalloc
+from collections.abc import Callable
 
 import orjson
 
@@ -22,6 +25,7 @@ from detector.engine import Engine
 from detector.opconfig import DetectionConfig
 from detector.summary import OperationSummary, refresh
 from detector.windows import OperationWindows, WindowCounts
+from tables import counts, models, packed, summaries
 
 # Calls per minute of the templates: busy, medium, a few an hour.
 PROFILES = {"busy": 300.0, "medium": 5.0, "rare": 0.05}
@@ -59,9 +63,23 @@ def template(name: str, per_minute: float, window: int, retention: int) -> list[
     ]
 
 
+def heap(build: Callable[[int], list[object]], n: int) -> float:
+    """Heap bytes per operation of what ``build`` returns for ``n`` operations."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    held = build(n)
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del held
+    return used / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--operations", type=int, default=100_000)
+    parser.add_argument("--decoded-sample", type=int, default=10_000)
     parser.add_argument("--window-seconds", type=int, default=60)
     parser.add_argument("--retention-seconds", type=int, default=3600)
     args = parser.parse_args()
@@ -71,35 +89,40 @@ def main() -> None:
         for kind, rate in PROFILES.items()
     }
     print(f"templates built in {time.perf_counter() - started:.1f} s")
+    layouts = (counts.LAYOUT, models.LAYOUT, summaries.LAYOUT)
+    packed_templates = {
+        kind: [
+            packed.pack(layout, orjson.loads(raw))
+            for layout, raw in zip(layouts, values, strict=True)
+        ]
+        for kind, values in templates.items()
+    }
     for kind, values in templates.items():
-        sizes = ", ".join(f"{len(v):,}" for v in values)
-        print(f"  {kind:<6} JSON bytes (counts, model, summary): {sizes}")
+        json_sizes = ", ".join(f"{len(v):,}" for v in values)
+        packed_sizes = ", ".join(f"{len(v):,}" for v in packed_templates[kind])
+        print(
+            f"  {kind:<6} bytes (counts, model, summary): JSON {json_sizes}; packed {packed_sizes}"
+        )
     kinds = list(templates)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    tables: list[dict[str, object]] = [{}, {}, {}]
-    for i in range(args.operations):
-        kind = kinds[i % len(kinds)]  # A third of each: busy, medium and rare.
-        name = f"Bench.Operation{i}"
-        for table, raw in zip(tables, templates[kind], strict=True):
-            table[name] = orjson.loads(raw)
-    gc.collect()
-    used = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    per_op = used / args.operations
-    print(
-        f"{args.operations:,} operations: {used / 2**20:,.1f} MiB of table state, "
-        f"{per_op:,.0f} bytes per operation (target < 2,048)"
-    )
-    for kind in kinds:
-        gc.collect()
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        held = [[orjson.loads(raw) for raw in templates[kind]] for _ in range(1000)]
-        each = (tracemalloc.get_traced_memory()[0] - base) / len(held)
-        tracemalloc.stop()
-        print(f"  {kind:<6} operation: {each:,.0f} bytes")
+
+    def tables(source: dict[str, list[bytes]], decode: bool) -> Callable[[int], list[object]]:
+        def build(n: int) -> list[object]:
+            held: list[dict[str, object]] = [{}, {}, {}]
+            for i in range(n):
+                name = f"Bench.Operation{i}"
+                values = source[kinds[i % len(kinds)]]  # A third each: busy, medium, rare.
+                for table, raw in zip(held, values, strict=True):
+                    # A copy per operation, as each operation's record is its own.
+                    table[name] = orjson.loads(raw) if decode else bytes(bytearray(raw))
+            return list(held)
+
+        return build
+
+    decoded = heap(tables(templates, True), args.decoded_sample)
+    compact = heap(tables(packed_templates, False), args.operations)
+    print(f"{'':36} {'decoded (before)':>18} {'packed':>12}")
+    print(f"{'operations':36} {args.decoded_sample:>18,} {args.operations:>12,}")
+    print(f"{'table heap per operation (bytes)':36} {decoded:>18,.0f} {compact:>12,.0f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Table values are plain JSON-able structures serialised with orjson (fast, compact).
+"""Table values: packed bytes (``tables.packed``) in the per-operation tables, carried
+as they are (Faust's ``raw``); JSON in the others.
 
 Changelog records are read back with a codec that never raises: Faust's recovery waits
 forever for a changelog record it could not decode (a key that is not JSON, bytes that
@@ -70,9 +71,11 @@ class CheckedTable(faust.Table[str, Any]):
 
     on_bad_record: OnBadRecord = staticmethod(_log_bad_record)
 
-    def __init__(self, app: Any, **kwargs: Any) -> None:
+    def __init__(self, app: Any, *, packed: bool = False, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self.key_serializer = self.value_serializer = CHECKED
+        self.key_serializer = CHECKED
+        # Packed values are checked where they are unpacked (and quarantined there).
+        self.value_serializer = "raw" if packed else CHECKED
 
     def apply_changelog_batch(self, batch: Iterable[EventT[Any]]) -> None:
         """Apply the batch, except records with a key that is not a string (skipped) or
@@ -99,9 +102,18 @@ class CheckedGlobalTable(CheckedTable, faust.GlobalTable):
     pass
 
 
-def keyed_table(app: Any, name: str, partitions: int, help: str, *, is_global: bool = False) -> Any:
+def keyed_table(
+    app: Any,
+    name: str,
+    partitions: int,
+    help: str,
+    *,
+    is_global: bool = False,
+    packed: bool = False,
+) -> Any:
     """A changelogged table keyed by a plain string (an operation or a recipient, like the
-    topic that feeds it) holding orjson values, its changelog checked on restore."""
+    topic that feeds it) holding JSON values or ``packed`` bytes, its changelog checked on
+    restore."""
     # What app.Table and app.GlobalTable do, with the checked classes.
     options: dict[str, Any] = {"standby_buffer_size": 1, "is_global": True} if is_global else {}
     factory = CheckedGlobalTable if is_global else CheckedTable
@@ -114,6 +126,7 @@ def keyed_table(app: Any, name: str, partitions: int, help: str, *, is_global: b
             partitions=partitions,
             schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=NAME),
             help=help,
+            packed=packed,
             **options,
         )
     )

@@ -9,12 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from tables import codec
+from detector.windows import OperationWindows
+from tables import codec, packed
 
 NAME = "window-counts"
+LAYOUT = packed.WINDOW_COUNTS
 
 
 def declare(app: Any, partitions: int) -> Any:
     return codec.keyed_table(
-        app, NAME, partitions, "Per-operation window counts of calls, errors and retries."
+        app,
+        NAME,
+        partitions,
+        "Per-operation window counts of calls, errors and retries.",
+        packed=True,
     )
+
+
+def encode(windows: OperationWindows) -> bytes:
+    return packed.pack(LAYOUT, windows.to_value())
+
+
+def decode(raw: bytes) -> OperationWindows:
+    """A stored value; ``ValueError`` (or ``zlib.error``) for anything else."""
+    return OperationWindows.from_value(packed.unpack(LAYOUT, raw))
+
+
+def where(raw: bytes) -> tuple[int, float | None, str | None]:
+    """(partition, newest call, integration), read from the header."""
+    (partition, last, *_), integration = packed.head(LAYOUT, raw)
+    return partition, packed.number(last), integration

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tables import codec
+from tables import codec, packed
 
 NAME = "inflight-events"
 SEPARATOR = "\x1f"
@@ -30,4 +30,13 @@ def declare(app: Any, partitions: int) -> Any:
         partitions,
         "Events not finished yet (detector.lifecycle.tracker.Event) and, under the "
         "operation's own key, the rest of its lifecycle.",
+        packed=True,
     )
+
+
+def encode(value: Any) -> bytes:
+    return packed.pack(packed.INFLIGHT_EVENTS, value)
+
+
+def decode(raw: bytes) -> Any:
+    return packed.unpack(packed.INFLIGHT_EVENTS, raw)

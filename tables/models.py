@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tables import codec
+from detector.state import OperationState
+from tables import codec, packed
 
 NAME = "operation-models"
+LAYOUT = packed.OPERATION_MODELS
 
 
 def declare(app: Any, partitions: int) -> Any:
@@ -16,4 +18,19 @@ def declare(app: Any, partitions: int) -> Any:
         NAME,
         partitions,
         "Per-operation baselines and statuses (detector.state.OperationState).",
+        packed=True,
     )
+
+
+def encode(state: OperationState) -> bytes:
+    return packed.pack(LAYOUT, state.to_dict())
+
+
+def decode(raw: bytes) -> OperationState:
+    return OperationState.from_dict(packed.unpack(LAYOUT, raw))
+
+
+def judged(raw: bytes) -> tuple[int, int]:
+    """(last judged boundary, hours waiting to be settled), read from the header."""
+    (boundary, pending), _ = packed.head(LAYOUT, raw)
+    return boundary, pending

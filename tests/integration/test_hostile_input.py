@@ -240,7 +240,9 @@ async def test_corrupt_changelog_records_are_quarantined_not_a_crash_loop(
     assert log.count("quarantined the window-counts record of 'Web.Form'") == 1
     assert log.count("quarantined a record of the window-counts changelog with key b") == 2
     assert log.count("quarantined a record of the operation-summaries changelog") == 1
-    assert log.count("quarantined a record of the inflight-events changelog") == 1
+    # Packed tables take any bytes in; a value that does not unpack is quarantined
+    # where it is read.
+    assert log.count("quarantined the inflight-events record of 'Web.Form'") == 1
     assert "Traceback" not in log
 
 

@@ -15,8 +15,7 @@ from detector.cardinality import idle
 from detector.engine import Engine
 from detector.lifecycle.tracker import Event, Lifecycle
 from detector.opconfig import DetectionConfig
-from detector.windows import OperationWindows
-from tables.inflight import event_key
+from tables.inflight import encode, event_key
 
 DAY = 86400.0
 
@@ -49,10 +48,10 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
         metrics.inflight_overflow.labels(op, "web").inc()
     tables = [Table({"Old.Op": {}, "Live.Op": {}}) for _ in range(3)]
     old_events = {
-        event_key("Old.Op", e): Event(phase, 1.0, 1.0).to_list()
+        event_key("Old.Op", e): encode(Event(phase, 1.0, 1.0).to_list())
         for e, phase in (("e1", "processing"), ("e2", "retrying"))
     }
-    inflight = Table({"Old.Op": Lifecycle().to_dict(), "Live.Op": {}, **old_events})
+    inflight = Table({"Old.Op": encode(Lifecycle().to_dict()), "Live.Op": b"", **old_events})
     engine = Engine(DetectionConfig())
     detector: Any = SimpleNamespace(
         counts=tables[0],
@@ -66,7 +65,7 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
     detector.lifecycles = Lifecycles(detector)
     assert detector.lifecycles.get("Old.Op").in_flight == 2
     engine.rule("Old.Op", "web")
-    evict(detector, "Old.Op", OperationWindows(2, "web"))
+    evict(detector, "Old.Op", 2, "web")
     for table in tables:
         assert list(table.data) == ["Live.Op"]
         assert table.sent == [(2, "Old.Op", None)]

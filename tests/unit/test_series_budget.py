@@ -12,7 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from agents.metrics import PipelineMetrics
 from agents.quarantine import Quarantine
 from agents.web_metrics import StatusCollector, WindowCollector
+from detector.status import Status
 from detector.summary import OperationSummary
+from detector.windows import OperationWindows, WindowCounts
+from tables import counts as counts_table
+from tables import summaries as summaries_table
 
 
 @dataclass
@@ -24,11 +28,12 @@ OPS = {"A": "ok", "B": "ok", "C": "many_problems", "D": "no_calls", "E": "ok"}
 
 
 def scrape(budget: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    counts = Table({op: {"p": 0, "i": "web", "t": 1.0, "w": {"60": [2, 1, 0, {}]}} for op in OPS})
+    windows = OperationWindows(0, "web", {60: WindowCounts(2, 1, 0)}, 1.0)
+    counts = Table({op: counts_table.encode(windows) for op in OPS})
     summaries = Table(
         {
-            op: OperationSummary(operation=op, integration="web", status=status).model_dump(
-                mode="json"
+            op: summaries_table.encode(
+                OperationSummary(operation=op, integration="web", status=Status(status))
             )
             for op, status in OPS.items()
         }
