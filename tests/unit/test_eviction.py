@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from agents.evaluate import evict
 from agents.lifecycle import Lifecycles
 from agents.metrics import PipelineMetrics
+from agents.quarantine import Quarantine
 from detector.cardinality import idle
 from detector.engine import Engine
 from detector.lifecycle.tracker import Event, Lifecycle
@@ -60,6 +61,7 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
         inflight=inflight,
         engine=engine,
         metrics=metrics,
+        quarantine=Quarantine(metrics.quarantined),
         settings=SimpleNamespace(idle_days=30.0),
     )
     detector.lifecycles = Lifecycles(detector)
