@@ -89,12 +89,16 @@ class Outcome:
 def silence_reference(profile: Profile, incident: Incident, seed: int, realism: Realism) -> float:
     """Seconds after which the detector should have said ``no_calls``: two missed runs
     (plus a run's jitter) for a scheduled job, else 1.5 times the time after which zero
-    calls has probability 1e-4 at the true rate."""
+    calls has probability 1e-4 at the true rate. With bursty minutes (a Gamma multiplier
+    of shape k on each minute's rate λ), an empty minute has probability (1 + λ/k)^-k,
+    not exp(-λ): the honest target is later."""
     if profile.shape in PERIODS and profile.shape != "nightly":
         return 3 * PERIODS[profile.shape] * 60
-    expected, t = 0.0, incident.start
-    while expected < math.log(1e4) and t < incident.end + 7 * DAY:
-        expected += true_rate(profile, t, seed=seed, realism=realism)
+    k = realism.minute_shape
+    evidence, t = 0.0, incident.start
+    while evidence < math.log(1e4) and t < incident.end + 7 * DAY:
+        rate = true_rate(profile, t, seed=seed, realism=realism)
+        evidence += k * math.log1p(rate / k) if k else rate
         t += 60
     return 1.5 * (t - incident.start)
 

@@ -42,6 +42,11 @@ RUNS_KEEP = 12
 MIN_PERIOD = 300
 WINSOR = 3.0**2  # Squared spreads beyond which one hour's fall is clipped.
 SPREAD_FLOOR = 0.005  # No operation is judged steadier than ~7% per hour beyond Poisson.
+BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batches.
+# Log likelihood ratio beyond which a weekday follows the weekend profile: odds of 100 to
+# 1 against the ~1 in 30 weekdays that are holidays (docs/detection.md, "Shared shifts").
+HOLIDAY_EVIDENCE = math.log(100)
+HOLIDAY_PRIOR = math.log(1 / 30)  # Log odds that a weekday is a holiday, before evidence.
 
 
 @lru_cache(maxsize=8192)
@@ -69,6 +74,20 @@ def hour_kind(hour_start: int, calendar: Calendar) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8192)
+def local_midnight(hour_start: int, zone: ZoneInfo) -> int:
+    """The epoch second of the local midnight that starts an epoch hour's day."""
+    local = datetime.fromtimestamp(hour_start, tz=UTC).astimezone(zone)
+    return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+@lru_cache(maxsize=8192)
+def listed_holiday(hour_start: int, calendar: Calendar) -> bool:
+    """Whether an epoch hour falls on a weekday listed as a holiday."""
+    local = datetime.fromtimestamp(hour_start, tz=UTC).astimezone(calendar.zone)
+    return local.weekday() < 5 and local.date() in calendar.holidays
+
+
+@lru_cache(maxsize=8192)
 def _buckets(hour_start: int, calendar: Calendar) -> tuple[tuple[int, int], ...]:
     """(day kind, hour) of the previous, this and the next epoch hour."""
     return tuple(hour_kind(h, calendar) for h in (hour_start - 3600, hour_start, hour_start + 3600))
@@ -85,8 +104,13 @@ class Baseline:
     hour_calls: int = 0
     hour_tainted: bool = False
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
-    # tainted]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
+    # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
+    # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
     pending: list[list[float]] = field(default_factory=list)
+    # The business-wide evidence that today, a weekday, follows the weekend profile (an
+    # unlisted holiday): [local midnight, log likelihood ratio, last hour counted], the
+    # same for every operation (``shared.weekend_evidence``, ``replay.settle_all``).
+    holiday: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     # The last hours' residuals log(observed/expected) less the shared factor, with the
     # Poisson part of their variance: [hour start, residual, variance], oldest first.
     residuals: list[list[float]] = field(default_factory=list)
@@ -130,13 +154,25 @@ class Baseline:
 
     def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
-        kind, hour = hour_kind(self.hour_start, calendar)
+        kind, hour = self.kind(self.hour_start, calendar)
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
         value = float(self.hour_calls)
         if seen:
-            self.pending.append([self.hour_start, value, old, float(self.hour_tainted)])
+            weekday, weekend = (
+                self.hourly[k][hour] if self.seen[k][hour] >= 2 else -1.0 for k in (0, 1)
+            )
+            days = [float(self.seen[0][hour]), float(self.seen[1][hour])]
+            tainted = float(self.hour_tainted)
+            self.pending.append([self.hour_start, value, old, tainted, weekday, weekend, *days])
             del self.pending[:-PENDING_KEEP]
+        if self.holiday_like(self.hour_start, calendar) or (
+            calendar.holidays and listed_holiday(self.hour_start, calendar)
+        ):
+            # Judged as a weekend day but not learned into it: a holiday is rarer than a
+            # weekend and may differ from it (an office trickling on), and teaching the
+            # weekend buckets that trickle makes an ordinary empty weekend look silent.
+            return
         if self.hour_tainted and seen:
             # An hour spent in a problem status moves the baseline only a little, so an
             # incident cannot teach it, and a wrong alarm cannot freeze it either.
@@ -197,9 +233,32 @@ class Baseline:
             self.last_run = start
         self.last_call_end = end
 
+    @property
+    def machine(self) -> bool:
+        """A scheduled job or a batched producer: it runs on its own clock, not the
+        business's, so it neither votes for the shared factor nor is judged by volume."""
+        return bool(self.period) or self.dispersion > BATCHED
+
     # Expectations -------------------------------------------------------------
 
-    def rate(self, start: int, window: int, calendar: Calendar) -> tuple[float, float, int]:
+    def holiday_like(self, hour_start: int, calendar: Calendar) -> bool:
+        """Whether the hour's day is a weekday the business as a whole spends on its
+        weekend profile (an unlisted holiday), by the evidence so far."""
+        day, evidence, _ = self.holiday
+        return (
+            evidence > HOLIDAY_EVIDENCE
+            and local_midnight(hour_start, calendar.zone) == day
+            and hour_kind(hour_start, calendar)[0] == 0
+        )
+
+    def kind(self, hour_start: int, calendar: Calendar) -> tuple[int, int]:
+        """(day kind, hour of day) of an epoch hour, an inferred holiday a weekend day."""
+        kind, hour = hour_kind(hour_start, calendar)
+        return (1, hour) if kind == 0 and self.holiday_like(hour_start, calendar) else (kind, hour)
+
+    def rate(
+        self, start: int, window: int, calendar: Calendar, inferred: bool = True
+    ) -> tuple[float, float, int]:
         """(low, high, days): calls expected in the window starting at ``start``, and the
         days of history behind that (0 = not known yet).
 
@@ -207,9 +266,22 @@ class Baseline:
         centres of the neighbouring buckets. The interpolation follows smooth daily
         curves; the bucket keeps sharp edges (a shop closing at 22:00). ``low`` is the
         smaller, used where overestimating would raise false alarms (silence, drops);
-        ``high`` the larger, used for floods."""
+        ``high`` the larger, used for floods: on a day inferred to be a holiday, the
+        weekday's too, so weekday traffic on such a day is never a flood.
+        ``inferred``: False judges by the calendar alone."""
         hour_start = start - start % 3600
-        before, (own_kind, own_hour), after = _buckets(hour_start, calendar)
+        if (
+            inferred
+            and self.holiday[1] > HOLIDAY_EVIDENCE
+            and self.holiday_like(hour_start, calendar)
+        ):
+            _, high, _ = self.rate(start, window, calendar, inferred=False)
+            before, (own_kind, own_hour), after = (
+                self.kind(h, calendar) for h in (hour_start - 3600, hour_start, hour_start + 3600)
+            )
+        else:
+            high = 0.0
+            before, (own_kind, own_hour), after = _buckets(hour_start, calendar)
         hourly, seen = self.hourly, self.seen
         own = hourly[own_kind][own_hour]
         # Position of the window's middle between the centres of two hour buckets.
@@ -221,11 +293,11 @@ class Baseline:
         smooth = (1 - frac) * hourly[k1][h1] + frac * hourly[k2][h2]
         days = min(seen[k1][h1], seen[k2][h2], seen[own_kind][own_hour])
         scale = window / 3600
-        return min(own, smooth) * scale, max(own, smooth) * scale, days
+        return min(own, smooth) * scale, max(own * scale, smooth * scale, high), days
 
     def calls_per_day(self, start: int, calendar: Calendar) -> float:
         """Calls expected over a whole day of the same kind (weekday or weekend)."""
-        kind, _ = hour_kind(start - start % 3600, calendar)
+        kind, _ = self.kind(start - start % 3600, calendar)
         return sum(self.hourly[kind])
 
     @property
@@ -256,6 +328,7 @@ class Baseline:
         stored.number(baseline.error_errors, "error_errors")
         if not stored.number(baseline.dispersion, "dispersion") > 0:
             raise ValueError("dispersion: must be above 0")
+        stored.numbers(baseline.holiday, "holiday", 3, -math.inf)
         if baseline.hour_start is not None:
             stored.count(baseline.hour_start, "hour_start")
         stored.count(baseline.hour_calls, "hour_calls")

@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detector import rules, wording
-from detector.baseline import Calendar, hour_kind, local_hour
+from detector.baseline import (
+    HOLIDAY_PRIOR,
+    Baseline,
+    Calendar,
+    hour_kind,
+    local_hour,
+    local_midnight,
+)
 from detector.lifecycle import findings as lifecycle
 from detector.lifecycle.tracker import Snapshot
 from detector.opconfig import DetectionConfig, Rule
@@ -162,6 +169,12 @@ class Engine:
             expected = high = 0.0
         calls = counts.calls
         st.push(calls, counts.errors, expected, high, self.keep, self.quarter, self.five)
+        hour_start = start - start % 3600
+        if st.level[2] != hour_start:  # The level of a new clock hour is not known yet.
+            st.level[0] = st.level[1] = 0.0
+            st.level[2] = hour_start
+        st.level[0] += calls
+        st.level[1] += expected
         st.known = st.known + 1 if days else 0
         if counts.error_codes:
             st.recent_codes.append([end, dict(counts.error_codes)])
@@ -237,8 +250,7 @@ class Engine:
                 st.volume["observed"],
                 st.volume["expected"],
             )
-        batched = st.baseline.period or st.baseline.dispersion > rules.BATCHED
-        if st.known >= self.quarter and not batched:
+        if st.known >= self.quarter and not st.baseline.machine:
             return rules.resend_loop(
                 15,
                 int(st.quarter_sums[0]),
@@ -278,8 +290,59 @@ class Engine:
         # The level is doubted at the scale of the gap: an hour's wobble over a short
         # silence, the day's over a long one (docs/detection.md, "Silence").
         scale = 0 if gap < 2 * 3600 else 1 if gap < 6 * 3600 else 2
-        spread = baseline.down[scale]
-        return rules.silence(gap, st.silent_expected, st.silent_effective, spread, threshold, when)
+        calls, expected, hour_start = st.level
+        last = (st.last_call_boundary or 0) - 1
+        if hour_start != start - start % 3600 or last - last % 3600 != hour_start:
+            calls = expected = 0.0  # No call this hour: nothing known of its level.
+        # The hour's level as it was at the last call: the silence must not lower it.
+        expected = max(0.0, expected - st.silent_expected)
+        level = rules.level_estimate(calls, expected, baseline.down[scale], baseline.dispersion)
+        weekend = self._weekend_doubt(baseline, start)
+        return rules.silence(
+            gap, st.silent_expected, st.silent_effective, level, threshold, when, weekend
+        )
+
+    def _unless_holiday(
+        self,
+        st: OperationState,
+        rule: Rule,
+        hour_start: int,
+        drop: Finding,
+        calls: float,
+        scaled: float,
+    ) -> Finding | None:
+        """A drop on a weekday that may be an unlisted holiday (more likely than the
+        rule's p-value) stands only if it is a drop against the weekend profile too."""
+        share, log_odds = self._weekend_doubt(st.baseline, hour_start)
+        if share >= 1 or log_odds < math.log(rule.p_value):
+            return drop
+        baseline, weekend = st.baseline, scaled * share
+        residual = math.log((calls + 0.5) / (weekend + 0.5))
+        variance = rules.log_count_variance(calls, weekend, baseline.dispersion)
+        kind, hour = hour_kind(hour_start, self.calendar)
+        return rules.hourly_volume(
+            [*baseline.residuals, [hour_start, residual, variance]],
+            baseline.down,
+            baseline.peak,
+            int(calls),
+            weekend,
+            baseline.seen[kind][hour] - 1,
+            rule,
+            local_hour(hour_start, self.calendar.zone),
+        )
+
+    def _weekend_doubt(self, baseline: Baseline, start: int) -> tuple[float, float]:
+        """(share of its weekday expectation the weekend profile expects now, log odds
+        that today, a weekday, is an unlisted holiday) for ``rules.silence`` and drops."""
+        hour_start = start - start % 3600
+        kind, hour = hour_kind(hour_start, self.calendar)
+        weekday, weekend = baseline.hourly[0][hour], baseline.hourly[1][hour]
+        if kind or baseline.seen[1][hour] < 2 or weekday <= 0 or weekend >= weekday:
+            return 1.0, -math.inf
+        day, evidence, _ = baseline.holiday
+        if local_midnight(hour_start, self.calendar.zone) != day:
+            return 1.0, -math.inf  # No business-wide record of today: no doubt.
+        return weekend / weekday, HOLIDAY_PRIOR + evidence
 
     def settle(
         self, st: OperationState, operation: str, factor_of: Callable[[int], float | None]
@@ -291,7 +354,10 @@ class Engine:
         rule = self.rule(operation, st.integration)
         pending = st.baseline.pending
         while pending:
-            hour_start, calls, expected, tainted = pending[0]
+            hour_start, calls, expected, tainted = pending[0][:4]
+            weekend = pending[0][5] if len(pending[0]) > 5 else -1.0
+            if weekend >= 0 and st.baseline.holiday_like(int(hour_start), self.calendar):
+                expected = weekend  # Found since to be a holiday: judged as a weekend's.
             factor = factor_of(int(hour_start))
             if factor is None:
                 return
@@ -311,21 +377,17 @@ class Engine:
         baseline = st.baseline
         scaled = expected * math.exp(factor)
         residual = math.log((calls + 0.5) / (scaled + 0.5))
-        variance = baseline.dispersion / (scaled + 0.5)
+        variance = rules.log_count_variance(calls, scaled, baseline.dispersion)
         weekday, hour = local_hour(hour_start, self.calendar.zone)
         in_schedule = rule.schedule is None or rule.schedule.contains(weekday, hour * 60)
         finding = None
-        if (
-            scaled < rules.MIN_HOUR_EXPECTED
-            or baseline.period
-            or baseline.dispersion > rules.BATCHED
-        ):
+        if scaled < rules.MIN_HOUR_EXPECTED or baseline.machine:
             # Quiet hours, scheduled jobs and batches are not judged by volume: a batch
             # that slips across an hour boundary doubles one hour and empties the next.
             st.volume = None
             return
         if not rule.mute and in_schedule and st.status is not Status.LEARNING:
-            kind, _ = hour_kind(hour_start, self.calendar)
+            kind, _ = baseline.kind(hour_start, self.calendar)
             days = baseline.seen[kind][hour] - 1
             judged = [*baseline.residuals, [hour_start, residual, variance]]
             finding = rules.hourly_volume(
@@ -338,6 +400,8 @@ class Engine:
                 rule,
                 (weekday, hour),
             )
+            if finding is not None and _is_drop(finding.observed):
+                finding = self._unless_holiday(st, rule, hour_start, finding, calls, scaled)
             if finding is None and st.volume is not None and _persists(st.volume, residual):
                 return  # Not recovered yet: the finding holds.
         st.volume = None if finding is None else _stored(finding)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from detector.baseline import Baseline, Calendar, hour_kind, local_midnight
 from detector.engine import Engine
 from detector.events import OperationCall
 from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
-from detector.shared import hour_factors
+from detector.shared import hour_factors, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.windows import WindowCounts, closed_until, window_start
@@ -117,6 +118,40 @@ def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> N
     waiting = {op: st for op, st in states.items() if st is not None and st.baseline.pending}
     if not waiting:
         return
-    factors = hour_factors(st.baseline.pending for st in waiting.values())
+    voters = [st.baseline for st in waiting.values() if not st.baseline.machine]
+    factors = hour_factors(
+        (b.pending for b in voters),
+        (st.baseline.pending for st in waiting.values() if st.baseline.machine),
+    )
+    holiday = weigh_holiday(voters, sorted(factors), engine.calendar)
+    for state in states.values():
+        if state is not None:
+            state.baseline.holiday = list(holiday)
     for operation, state in waiting.items():
         engine.settle(state, operation, factors.get)
+
+
+def weigh_holiday(voters: list[Baseline], hours: list[int], calendar: Calendar) -> list[float]:
+    """The day's evidence that the business follows its weekend profile on a weekday
+    (``Baseline.holiday``), carried on from the voters' newest record and added to with
+    every closed weekday hour not counted yet (``shared.weekend_evidence``). A day
+    without a record (too few operations to judge a business) is never doubted."""
+    newest = max((b.holiday for b in voters), key=lambda h: (h[0], h[2]), default=None)
+    day, evidence, counted = newest or (0.0, 0.0, 0.0)
+    for hour in hours:
+        if hour <= counted or hour_kind(hour, calendar)[0]:
+            continue
+        found = weekend_evidence(
+            (entry[1], entry[4], entry[5], entry[6], entry[7], b.down[0], b.dispersion)
+            for b in voters
+            for entry in b.pending
+            if entry[0] == hour and len(entry) == 8
+        )
+        if found is None:
+            continue  # Too few operations to say: the day has no record (no doubt).
+        midnight = local_midnight(hour, calendar.zone)
+        if midnight != day:
+            day, evidence = midnight, 0.0
+        evidence += found
+        counted = hour
+    return [day, evidence, counted]

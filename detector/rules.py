@@ -14,7 +14,7 @@ from statistics import NormalDist
 from typing import Any
 
 from detector import wording
-from detector.baseline import SCALES, SPREAD_FLOOR, consecutive
+from detector.baseline import BATCHED, SCALES, SPREAD_FLOOR, consecutive
 from detector.opconfig import Rule
 from detector.stats import binomial_upper_log_p, poisson_upper_log_p
 from detector.status import Status
@@ -27,7 +27,6 @@ Z = 1.645  # One-sided 95%: how sure "most calls are failing" must be.
 DROP_EFFECT = math.log(0.6)  # A drop is at most 60% of the expected volume ...
 DROP_LAST = math.log(0.8)  # ... with its last hour still below 80% (not recovered).
 MIN_HOUR_EXPECTED = 3.0  # Hours expecting fewer calls are not judged for volume.
-BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batches.
 BATCH_WEIGHT = BATCHED * math.log(BATCHED) / (BATCHED - 1)
 SPREAD_CEILING = 0.1  # A rare operation's spread is noise: doubt its level at most this.
 FLOOD_FLOOR, FLOOD_CEILING = 3.0, 10.0  # A flood's multiple of the expectation.
@@ -109,14 +108,18 @@ def silence(
     gap_seconds: float,
     expected: float,
     effective: float,
-    spread: float,
+    level: tuple[float, float],
     threshold: float,
     when: Moment,
+    weekend: tuple[float, float] = (1.0, -math.inf),
 ) -> Finding | None:
     """No call for ``gap_seconds`` while ``expected`` calls were (``effective``: in
-    independent bursts, ``spread``: how uncertain the hour's level is); declared once
-    the evidence passes ``threshold``."""
-    if level_doubt(effective, spread) < threshold:
+    independent bursts; ``level``: the log of the operation's current level relative to
+    the expectation and its variance, ``level_estimate``; ``weekend``: see
+    ``holiday_mixture``); declared once the evidence passes ``threshold``."""
+    mean, variance = level
+    evidence = level_doubt(effective * math.exp(mean), variance)
+    if holiday_mixture(evidence, *weekend) < threshold:
         return None
     return Finding(
         Status.NO_CALLS,
@@ -125,6 +128,21 @@ def silence(
         {"calls": 0, "minutes": round(gap_seconds / 60)},
         {"calls": round(expected, 2)},
     )
+
+
+def holiday_mixture(evidence: float, share: float, log_odds: float) -> float:
+    """Silence evidence on a weekday that may be an unlisted holiday: −log of P(0) under
+    the mixture of the weekday profile and the weekend one (expecting ``share`` of the
+    calls), weighted by the odds that today is a holiday (``shared.weekend_evidence``).
+    An office silent at 9:00 on a day that may be a holiday is doubted until the day's
+    shops and sites have shown which profile it follows; on an ordinary weekday, the
+    odds are soon tiny and the evidence is the weekday's."""
+    if log_odds == -math.inf or share >= 1:
+        return evidence
+    holiday = -math.log1p(math.exp(-log_odds)) if log_odds > -700 else log_odds
+    ordinary = -math.log1p(math.exp(log_odds)) if log_odds < 700 else -log_odds
+    low, high = sorted((holiday - share * evidence, ordinary - evidence))
+    return -(high + math.log1p(math.exp(low - high)))
 
 
 def expectation_gap(gap_seconds: float, rule: Rule) -> Finding | None:
@@ -159,6 +177,34 @@ def level_doubt(evidence: float, spread: float) -> float:
     its log), P(0) = (1 + E·spread)^(−1/spread); it grows with the log of E, not E."""
     spread = min(max(spread, SPREAD_FLOOR), SPREAD_CEILING)
     return math.log1p(evidence * spread) / spread
+
+
+def level_estimate(
+    calls: float, expected: float, spread: float, dispersion: float
+) -> tuple[float, float]:
+    """(log level, its variance): how busy the operation is this hour relative to its
+    expectation, from the ``calls`` seen so far in the hour where ``expected`` were due
+    (empirical Bayes: a normal prior of variance ``spread``, the learned spread, on the
+    log level; the log ratio observed with variance dispersion/calls). A day running at
+    half its level has its silences judged against half the expectation; a busy hour
+    pins the level, so it is doubted less. A level above normal is not believed to last
+    (the mean stays at most 0): that would hurry a silence on the strength of a surge."""
+    prior = min(max(spread, SPREAD_FLOOR), SPREAD_CEILING)
+    if expected <= 0:
+        return 0.0, prior
+    sampling = max(dispersion, 1.0) / (calls + 0.5)
+    precision = 1 / prior + 1 / sampling
+    mean = math.log((calls + 0.5) / (expected + 0.5)) / sampling / precision
+    return min(mean, 0.0), 1 / precision
+
+
+def log_count_variance(calls: float, expected: float, dispersion: float) -> float:
+    """The sampling variance of log(calls/expected) for counts ``dispersion`` times
+    burstier than Poisson, taken at the geometric mean of the observed and expected
+    level: where a tail event between them would have happened. At the expectation
+    alone, the lower tail of small counts (1 call where 8 were due) is many times thinner
+    than the Poisson one, and ordinary quiet hours read as drops."""
+    return dispersion / math.sqrt((calls + 0.5) * (expected + 0.5))
 
 
 def z_threshold(p_value: float, days: int) -> float:

@@ -18,6 +18,9 @@ MIN_EXPECTED = 5.0  # Operations expecting fewer calls in the hour are too noisy
 MIN_VOTERS = 3  # Fewer voting operations: no shared factor (0.0).
 MAX_WEIGHT = 100.0  # One busy operation weighs at most as much as a few others.
 LIMIT = math.log(20)  # The factor stays within 1/20 and 20 times normal.
+CLIP = 3.0**2 / 2  # One operation's say on the day's profile: at most 3 spreads' worth.
+SPREAD_FLOOR = 0.005  # As baseline.SPREAD_FLOOR: no operation is steadier than ~7%.
+BUCKET_DAYS = 12.0  # The days an hour bucket's daily EWMA (weight 0.15) averages over.
 
 
 def activity_factor(hours: Iterable[tuple[float, float]]) -> float:
@@ -25,27 +28,83 @@ def activity_factor(hours: Iterable[tuple[float, float]]) -> float:
     closed hour: the weighted median of their log ratios, weights growing with the
     expected calls (sampling noise shrinks) up to ``MAX_WEIGHT``. A median, so one
     operation's incident, or a few, do not move it."""
-    votes = sorted(
+    votes = [
         (math.log((calls + 0.5) / (expected + 0.5)), min(expected, MAX_WEIGHT))
         for calls, expected in hours
         if expected >= MIN_EXPECTED
-    )
+    ]
     if len(votes) < MIN_VOTERS:
         return 0.0
-    half, seen, median = sum(w for _, w in votes) / 2, 0.0, votes[-1][0]
-    for ratio, weight in votes:
+    return max(-LIMIT, min(LIMIT, _weighted_median(votes)))
+
+
+def _weighted_median(votes: list[tuple[float, float]]) -> float:
+    """The value at half the total weight of (value, weight) pairs."""
+    ordered = sorted(votes)
+    half, seen = sum(w for _, w in ordered) / 2, 0.0
+    for value, weight in ordered:
         seen += weight
         if seen >= half:
-            median = ratio
-            break
-    return max(-LIMIT, min(LIMIT, median))
+            return value
+    return ordered[-1][0]
 
 
-def hour_factors(pending: Iterable[list[list[float]]]) -> dict[int, float]:
-    """The factor of every hour some operation is waiting on, from all operations'
-    ``Baseline.pending`` ([hour start, calls, expected, tainted] each)."""
+Vote = tuple[float, float, float, float, float, float, float]
+
+
+def weekend_evidence(hours: Iterable[Vote]) -> float | None:
+    """Log likelihood ratio that one closed hour of a weekday follows the business's
+    weekend profile rather than its weekday one, from every voting operation's (calls,
+    weekday bucket, weekend bucket, days behind each, learned hourly spread,
+    dispersion); a bucket not known yet is -1. None: too few voters to say.
+
+    Under each profile, an operation's log ratio to that profile's bucket less the
+    business-wide factor (the weighted median under that profile) is normal with the
+    operation's spread plus its sampling variance plus the error of both buckets (a mean
+    over the days behind each, at most ~12 for the daily EWMA), so quiet night hours,
+    noisy operations and young weekend buckets weigh little. Each operation's term is
+    clipped (at 3 spreads), so one operation's incident, or an office trickling on a
+    holiday, cannot decide the day. Where both profiles differ only by a common factor
+    (a daytime shop at night), the hour says little; shops opening at their weekend
+    level beside quiet offices say a lot."""
+    votes = []
+    for calls, weekday, weekend, days_wd, days_we, spread, dispersion in hours:
+        if min(weekday, weekend) < 0 or max(weekday, weekend) < MIN_EXPECTED:
+            continue
+        spread = max(spread, SPREAD_FLOOR)
+        sampling = dispersion / math.sqrt((calls + 0.5) * ((weekday + weekend) / 2 + 0.5))
+        buckets = sum(
+            (spread + dispersion / (bucket + 0.5)) / min(max(days, 1.0), BUCKET_DAYS)
+            for bucket, days in ((weekday, days_wd), (weekend, days_we))
+        )
+        votes.append((calls, weekday, weekend, spread + sampling + buckets))
+    if len(votes) < MIN_VOTERS:
+        return None
+    weekdays = [math.log((c + 0.5) / (a + 0.5)) for c, a, *_ in votes]
+    weekends = [math.log((c + 0.5) / (b + 0.5)) for c, _, b, *_ in votes]
+    weights = [min(max(a, b), MAX_WEIGHT) for _, a, b, *_ in votes]
+    on_weekday = _weighted_median(list(zip(weekdays, weights, strict=True)))
+    on_weekend = _weighted_median(list(zip(weekends, weights, strict=True)))
+    total = 0.0
+    for (*_, variance), rd, re in zip(votes, weekdays, weekends, strict=True):
+        term = ((rd - on_weekday) ** 2 - (re - on_weekend) ** 2) / (2 * variance)
+        total += max(-CLIP, min(CLIP, term))
+    return total
+
+
+def hour_factors(
+    pending: Iterable[list[list[float]]], abstaining: Iterable[list[list[float]]] = ()
+) -> dict[int, float]:
+    """The factor of every hour some operation is waiting on, from the voting
+    operations' ``Baseline.pending`` ([hour start, calls, expected, tainted] each).
+    ``abstaining``: the pending hours of operations that do not vote (scheduled jobs and
+    batches keep their own clock: a holiday or a quiet day does not move them, and
+    their votes would pull the factor back to normal); their hours get a factor too."""
     by_hour: dict[int, list[tuple[float, float]]] = {}
+    for hours in abstaining:
+        for hour_start, *_ in hours:
+            by_hour.setdefault(int(hour_start), [])
     for hours in pending:
-        for hour_start, calls, expected, _ in hours:
-            by_hour.setdefault(int(hour_start), []).append((calls, expected))
+        for entry in hours:
+            by_hour.setdefault(int(entry[0]), []).append((entry[1], entry[2]))
     return {hour: activity_factor(votes) for hour, votes in by_hour.items()}

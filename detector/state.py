@@ -38,6 +38,9 @@ class OperationState:
     silent_expected: float = 0.0  # Calls expected since the last call.
     silent_effective: float = 0.0  # The same in independent bursts (over-dispersion).
     schedule_gap: int = 0  # Seconds without a call inside the configured schedule.
+    # Calls and expected calls so far in the current clock hour, and its start: how busy
+    # the operation is this hour, for judging a silence within it (rules.level_estimate).
+    level: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     calm: int = 0  # Windows in a row without a finding.
     milder: int = 0  # Windows in a row whose finding is milder than the status.
     held: int = 0  # Windows a partial-errors finding was held back (see Engine._hold).
@@ -170,6 +173,7 @@ class OperationState:
         stored.numbers(self.recent_high, "recent_high", ring)
         stored.number(self.silent_expected, "silent_expected")
         stored.number(self.silent_effective, "silent_effective")
+        stored.numbers(self.level, "level", 3)
         # Running sums: float subtraction may leave them a hair below zero.
         stored.numbers(self.hour_sums, "hour_sums", 4, -math.inf)
         stored.numbers(self.quarter_sums, "quarter_sums", 4, -math.inf)

@@ -8,7 +8,15 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from detector.baseline import SCALES, Baseline, Calendar, cadence, consecutive, hour_kind
+from detector.baseline import (
+    HOLIDAY_EVIDENCE,
+    SCALES,
+    Baseline,
+    Calendar,
+    cadence,
+    consecutive,
+    hour_kind,
+)
 from tests.unit.detection_helpers import DAY, MONDAY
 
 UTC_CALENDAR = Calendar(ZoneInfo("UTC"))
@@ -104,3 +112,36 @@ def test_runs_are_learned_from_calls_after_a_quiet_spell() -> None:
     assert baseline.period == 900
     assert baseline.jitter == 0
     assert baseline.last_run == MONDAY + 13 * 900
+
+
+def test_a_listed_holiday_is_judged_as_a_weekend_but_not_learned() -> None:
+    tuesday = MONDAY + DAY
+    holidays = Calendar(ZoneInfo("UTC"), frozenset({datetime.fromtimestamp(tuesday, UTC).date()}))
+    baseline = Baseline()
+    feed_hours(baseline, MONDAY - 2 * DAY, [10] * 48, holidays)  # A weekend of 10 an hour.
+    feed_hours(baseline, tuesday, [3] * 24, holidays)  # An office trickling on.
+    assert baseline.hourly[1] == [10.0] * 24
+    assert baseline.seen[1] == [2] * 24
+    assert baseline.pending[-1][2] == 10.0  # Judged against the weekend.
+
+
+def test_an_inferred_holiday_turns_the_rest_of_the_day_into_a_weekend() -> None:
+    tuesday = MONDAY + DAY
+    baseline = Baseline()
+    assert baseline.kind(tuesday + 10 * 3600, UTC_CALENDAR) == (0, 10)
+    baseline.holiday = [float(tuesday), HOLIDAY_EVIDENCE + 1, float(tuesday + 9 * 3600)]
+    assert baseline.kind(tuesday + 10 * 3600, UTC_CALENDAR) == (1, 10)
+    assert baseline.kind(tuesday + DAY + 10 * 3600, UTC_CALENDAR) == (0, 10)  # Wednesday.
+    baseline.holiday[1] = HOLIDAY_EVIDENCE - 1
+    assert baseline.kind(tuesday + 10 * 3600, UTC_CALENDAR) == (0, 10)
+
+
+def test_on_an_inferred_holiday_weekday_traffic_is_never_a_flood() -> None:
+    tuesday = MONDAY + DAY
+    baseline = Baseline()
+    baseline.hourly = [[100.0] * 24, [0.0] * 24]  # An office: closed at weekends.
+    baseline.seen = [[5] * 24, [2] * 24]
+    baseline.holiday = [float(tuesday), HOLIDAY_EVIDENCE + 1, float(tuesday + 9 * 3600)]
+    low, high, _ = baseline.rate(tuesday + 10 * 3600, 60, UTC_CALENDAR)
+    assert low == 0.0  # Judged as a weekend: silence is normal.
+    assert math.isclose(high, 100 / 60)  # But its weekday traffic is no flood.

@@ -122,6 +122,52 @@ def test_error_spike_needs_both_surprise_and_effect() -> None:
 
 
 def test_silence_fires_on_doubted_evidence_past_the_threshold() -> None:
-    assert rules.silence(600, 14, 14, 0.0, 13, WHEN) is not None  # No doubt: 14 > 13.
-    assert rules.silence(600, 30, 30, 0.1, 13, WHEN) is not None  # log1p(3)/0.1 = 13.9,
-    assert rules.silence(600, 20, 20, 0.1, 13, WHEN) is None  # log1p(2)/0.1 = 11.0.
+    assert rules.silence(600, 14, 14, (0.0, 0.0), 13, WHEN) is not None  # No doubt: 14 > 13.
+    assert rules.silence(600, 30, 30, (0.0, 0.1), 13, WHEN) is not None  # log1p(3)/0.1 = 13.9,
+    assert rules.silence(600, 20, 20, (0.0, 0.1), 13, WHEN) is None  # log1p(2)/0.1 = 11.0.
+    # The same silence on a day running at half its level is weaker evidence.
+    assert rules.silence(600, 30, 30, (math.log(0.5), 0.1), 13, WHEN) is None
+
+
+def test_the_hour_so_far_pins_the_level() -> None:
+    busy_mean, busy_var = rules.level_estimate(400, 400, 0.08, 3.0)
+    assert abs(busy_mean) < 1e-6
+    assert busy_var < 0.01  # Known within ~9%.
+    _, rare_var = rules.level_estimate(4, 4, 0.08, 1.0)
+    assert rare_var > 0.5 * 0.08  # Four calls say little: the learned spread stays.
+    low_mean, _ = rules.level_estimate(200, 400, 0.08, 1.0)
+    assert math.log(0.45) < low_mean < math.log(0.55)  # Half as busy, barely shrunk.
+    assert rules.level_estimate(4000, 400, 0.08, 1.0)[0] == 0.0  # A surge is not trusted.
+    assert rules.level_estimate(0, 0, 0.08, 1.0) == (0.0, 0.08)  # Nothing seen: the prior.
+
+
+@given(st.floats(0, 1e5), st.floats(0, 1e5), st.floats(0, 1), st.floats(1, 100))
+def test_the_level_estimate_never_raises_the_level_nor_removes_its_doubt(
+    calls: float, expected: float, spread: float, dispersion: float
+) -> None:
+    mean, variance = rules.level_estimate(calls, expected, spread, dispersion)
+    assert mean <= 0.0
+    assert variance > 0
+
+
+def test_the_log_count_variance_lies_between_the_observed_and_expected_levels() -> None:
+    low, high = rules.log_count_variance(1, 8, 1.0), 1 / 8.5
+    assert high < low < 1 / 1.5  # 1 call where 8 were due: a Poisson-thick lower tail.
+
+
+@given(st.floats(0, 100), st.floats(0, 0.99), st.floats(-50, 50))
+def test_a_possible_holiday_only_ever_weakens_silence_evidence(
+    evidence: float, share: float, log_odds: float
+) -> None:
+    mixed = rules.holiday_mixture(evidence, share, log_odds)
+    assert mixed <= evidence + 1e-9
+    holiday = 1 / (1 + math.exp(-log_odds))
+    assert mixed <= -math.log(holiday) + share * evidence + 1e-9
+
+
+def test_an_office_silent_on_a_possible_holiday_waits_for_the_days_evidence() -> None:
+    prior = math.log(1 / 30)
+    assert rules.holiday_mixture(20, 0.0, -math.inf) == 20  # A Saturday or no doubt.
+    assert rules.holiday_mixture(20, 0.0, prior) < 4  # 1 in 30: at most log(30).
+    assert rules.holiday_mixture(20, 0.0, prior - 30) > 19  # Clearly an ordinary day.
+    assert rules.holiday_mixture(20, 0.7, prior + 10) < 15  # A site: its weekend rate.

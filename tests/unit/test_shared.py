@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.shared import LIMIT, activity_factor, hour_factors
+from detector.shared import CLIP, LIMIT, activity_factor, hour_factors, weekend_evidence
 
 
 def test_a_quiet_day_moves_everything_together() -> None:
@@ -48,3 +48,51 @@ def test_hour_factors_groups_pending_hours_of_all_operations() -> None:
     assert set(factors) == {0, 3600}
     assert math.isclose(math.exp(factors[0]), 0.5, rel_tol=0.05)
     assert factors[3600] == 0.0  # Only two voters.
+
+
+def test_jobs_and_batches_abstain_but_their_hours_get_a_factor() -> None:
+    people = [[[0, 70.0, 100.0, 0.0]], [[0, 35.0, 50.0, 0.0]], [[0, 14.0, 20.0, 0.0]]]
+    jobs = [[[0, 600.0, 600.0, 0.0], [3600, 600.0, 600.0, 0.0]]] * 3
+    factors = hour_factors(people, jobs)
+    assert math.isclose(math.exp(factors[0]), 0.7, rel_tol=0.05)  # Not pulled back to 1.
+    assert factors[3600] == 0.0  # Known, so the jobs' hour is settled.
+
+
+# (calls, weekday bucket, weekend bucket, days behind each, spread, dispersion)
+SHOP = (0.0, 300.0, 360.0, 12.0, 8.0, 0.02, 1.0)  # Busier at weekends.
+SITE = (0.0, 200.0, 140.0, 12.0, 8.0, 0.02, 1.0)
+OFFICE = (0.0, 100.0, 0.0, 12.0, 8.0, 0.02, 1.0)
+
+
+def at(vote: tuple[float, ...], calls: float) -> tuple[float, ...]:
+    return (calls, *vote[1:])
+
+
+def evidence(votes: list[tuple[float, ...]]) -> float:
+    found = weekend_evidence(votes)  # type: ignore[arg-type]
+    assert found is not None
+    return found
+
+
+def test_a_morning_on_the_weekend_profile_is_evidence_of_a_holiday() -> None:
+    holiday = [at(SHOP, 365), at(SITE, 138), at(SITE, 145), at(OFFICE, 5)]
+    ordinary = [at(SHOP, 296), at(SITE, 205), at(SITE, 196), at(OFFICE, 102)]
+    assert evidence(holiday) > 5  # Shops up, sites down together: a weekend.
+    assert evidence(ordinary) < -5
+    # A quiet day (everything at 0.7x) is not a weekend: the shop did not rise.
+    quiet = [at(SHOP, 210), at(SITE, 140), at(SITE, 140), at(OFFICE, 70)]
+    assert evidence(quiet) < 0
+
+
+def test_one_operation_alone_cannot_decide_the_day() -> None:
+    assert weekend_evidence([at(SHOP, 360), at(SITE, 140)]) is None  # Too few voters.
+    # One site collapsing (an incident) says at most CLIP.
+    ordinary = [at(SHOP, 300), at(SITE, 200), at(SITE, 200), at(OFFICE, 100)]
+    broken = [*ordinary[:3], at(OFFICE, 0)]
+    assert evidence(broken) - evidence(ordinary) <= 2 * CLIP
+
+
+def test_young_weekend_buckets_weigh_less() -> None:
+    holiday = [at(SHOP, 360), at(SITE, 140), at(SITE, 140), at(OFFICE, 5)]
+    young = [(*v[:4], 1.0, *v[5:]) for v in holiday]
+    assert 0 < evidence(young) < evidence(holiday)
