@@ -3,7 +3,9 @@ derived from table state at scrape time (client_python's custom-collector patter
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +180,29 @@ def _status_head(raw: bytes) -> tuple[tuple[Any, ...], str | None]:
     return packed.head(summaries_table.LAYOUT, raw)
 
 
+class Render:
+    """/metrics rendered off the event loop (at 100,000 operations a render takes about
+    a second, which would stall ingest, judging and the dashboard), and shared by the
+    scrapes that arrive while one is under way or within ``fresh`` seconds of it (two
+    Prometheus servers scraping the same worker pay for one render)."""
+
+    def __init__(self, registry: Any, fresh: float = 1.0) -> None:
+        self._registry = registry
+        self._fresh = fresh
+        self._lock = asyncio.Lock()
+        self._body = b""
+        self._at = -math.inf
+
+    async def body(self, now: float) -> bytes:
+        async with self._lock:
+            if now - self._at >= self._fresh:
+                # Collectors only read the tables (immutable bytes values) and the
+                # thread-safe client_python metrics.
+                self._body = await asyncio.to_thread(generate_latest, self._registry)
+                self._at = now
+            return self._body
+
+
 def register(detector: Detector) -> None:
     registry = detector.registry
     quarantine = detector.quarantine
@@ -188,12 +213,13 @@ def register(detector: Detector) -> None:
     )
 
     token = detector.settings.metrics_token
+    render = Render(registry)
 
     @open_route  # Prometheus has no login: open, or behind DETECTOR_METRICS_TOKEN.
     async def metrics(request: web.Request) -> web.Response:
         if token is not None:
             require_bearer(request, token.get_secret_value())
-        response = web.Response(body=generate_latest(registry))
+        response = web.Response(body=await render.body(time.monotonic()))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
