@@ -1,23 +1,30 @@
 """Events followed through their lifecycle on the real broker: the live worker decides
 exactly what `detector replay` decides for the same status messages (stuck events,
 retries that never resolve); killed with events in flight, the next worker takes them
-over from the changelogged in-flight table."""
+over from the changelogged in-flight table; the dashboard rows count the events in
+flight and show failures recurring at one time of day."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from agents.users import put_user
+from detector.access import User, token_digest
 from detector.simulate import Profile
 from detector.simulate_events import LifecycleIncident, lifecycle_events
 from detector.status import Status, StatusChange
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_detection_live import publish, read_changes, replayed, wait_for
+from tests.integration.test_log_browser import OPERATION, PATTERN, traffic
+from tests.unit.web_helpers import TOKEN
 
 pytestmark = pytest.mark.integration
 SYNC = Profile("Crm.ContactSync", "crm", 6000, "flat", 0.0)
@@ -107,3 +114,39 @@ async def test_a_worker_killed_with_events_in_flight_hands_them_over(
     ids = [c.id for c in await read_changes(kafka, status)]
     assert len(ids) == len(set(ids)), "a change was published twice"
     second.stop()
+
+
+async def test_dashboard_rows_count_the_events_in_flight_and_show_the_daily_pattern(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    """The row's ``in_flight`` is exact and follows the events' outcomes; ``pattern``
+    names failures that came back at 03:00 on each of the last three nights."""
+    now = int(time.time())
+    calls = worker_env["DETECTOR_CALLS_TOPIC"]
+    await publish(producer, calls, traffic(now))
+    users = Path(worker_env["DETECTOR_DATA_DIR"]) / "users.yaml"
+    put_user(users, User(name="ops", role="admin", tokens=(token_digest(TOKEN),)))
+    worker = start_worker(DETECTOR_EVALUATION_INTERVAL="2")
+    url = f"{worker.url}/api/operations/{OPERATION}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def row() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as got:
+            return await got.json() if got.status == 200 else {}
+
+    async def in_flight(expected: int) -> None:
+        found: dict[str, Any] = {}
+        for _ in range(60):
+            found = await row()
+            if found.get("in_flight") == expected and found.get("pattern") == PATTERN:
+                return
+            await asyncio.sleep(1)
+        raise AssertionError(f"wanted {expected} in flight and the pattern, got {found}")
+
+    await in_flight(7)  # 4 stuck and 3 in processing.
+    finished = [{"operation": OPERATION, "integration": "crm", "event_id": f"new-{i}",
+                 "status": "delivered", "timestamp": time.time()} for i in range(3)]  # fmt: skip
+    await publish(producer, calls, finished)
+    await in_flight(4)

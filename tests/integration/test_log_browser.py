@@ -82,7 +82,7 @@ async def test_the_log_shows_events_stuck_first_with_timelines_groups_and_filter
     from playwright.async_api import async_playwright
 
     now = int(time.time())
-    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], traffic(now))  # type: ignore[arg-type]
+    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], traffic(now))
     write_test_users(Path(worker_env["DETECTOR_DATA_DIR"]) / "users.yaml")  # anna: admin
     worker = start_worker(DETECTOR_EVALUATION_INTERVAL="2")
     ARTIFACTS.mkdir(exist_ok=True)

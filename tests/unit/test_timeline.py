@@ -56,7 +56,7 @@ def test_an_event_is_one_row_with_its_timeline_in_order() -> None:
     )  # fmt: skip
     assert ev1.error_code is None  # Delivered: the retry's error is history.
     assert not ev1.stuck
-    assert [s.status for s in found["ev-2"].steps] == ["received", "processing"]  # type: ignore[attr-defined]
+    assert [s.status for s in found["ev-2"].steps] == ["received", "processing"]
 
 
 def test_stuck_events_come_first_and_are_a_status_to_filter_by() -> None:
