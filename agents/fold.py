@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from detector import partials
-from detector.lifecycle.batch import apply
+from detector.lifecycle.batch import apply_once
 from detector.windows import OperationWindows, closed_until
 from tables import counts as counts_table
 from tables.writes import put
@@ -56,7 +56,8 @@ async def fold_message(detector: Detector, partition: int, raw: bytes, now: floa
         if item.events:  # Followed events: their lifecycle says what they count.
             book = detector.lifecycles
             policy = book.policy(item.operation, state.integration)
-            for start, counts in apply(book.get(item.operation), item.events, policy).items():
+            life = book.get(item.operation)
+            for start, counts in apply_once(life, item.events, item.sources, policy).items():
                 state.merge(start, counts)
         metrics = detector.metrics
         metrics.late.inc(late.calls)
@@ -78,7 +79,9 @@ async def _durable(
     detector: Detector, partition: int, changed: list[tuple[str, OperationWindows]]
 ) -> None:
     """Write the new values and wait until the changelog has them; a failed write is
-    sent again (the message is not acknowledged before), never skipped."""
+    sent again (the message is not acknowledged before), never skipped. The lifecycles'
+    writes first: the counts mark the batch applied, so they must not be stored alone."""
+    await detector.lifecycles.durable()
     pending = {op: counts_table.encode(state) for op, state in changed}
     while pending:
         sent = {op: put(detector.counts, partition, op, v) for op, v in pending.items()}

@@ -12,6 +12,8 @@ number of operations.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,9 @@ from tables.writes import delete, put
 if TYPE_CHECKING:
     from agents.context import Detector
 
+log = logging.getLogger(__name__)
+UNSENT_PRUNE = 10_000
+
 
 class Lifecycles:
     def __init__(self, detector: Detector) -> None:
@@ -33,6 +38,8 @@ class Lifecycles:
         self.scanned = False  # Every operation with events in the table is in ``known``.
         self.policies: dict[int, Policy] = {}  # By rule: operations share their rule's.
         self.overflow: dict[str, int] = {}  # Events not followed so far, if any.
+        # (partition, key) -> the future of its last write, until acknowledged.
+        self.unsent: dict[tuple[int, str], Any] = {}
 
     def forget(self, *_: Any) -> None:
         """Partitions moved: rebuild from the tables when next needed."""
@@ -88,12 +95,9 @@ class Lifecycles:
         if life is None:
             return
         for event_id, event in life.drain().items():
-            key = event_key(operation, event_id)
-            if event is None:
-                delete(self.table, partition, key)
-            else:
-                put(self.table, partition, key, inflight.encode(event.to_list()))
-        put(self.table, partition, operation, inflight.encode(life.to_dict()))
+            value = None if event is None else inflight.encode(event.to_list())
+            self._write(partition, event_key(operation, event_id), value)
+        self._write(partition, operation, inflight.encode(life.to_dict()))
         metrics = self.detector.metrics
         metrics.set_inflight(operation, integration or "", life.in_flight)
         new = life.overflow - self.overflow.get(operation, 0)
@@ -104,13 +108,41 @@ class Lifecycles:
         if not (life.open or life.retrying or life.given_up):
             del self.known[operation]  # Stored whole: read back when next needed.
 
+    def _write(self, partition: int, key: str, value: Any) -> None:
+        """Put (None: delete) a key, remembering the write until it is acknowledged."""
+        table = self.table
+        sent = delete(table, partition, key) if value is None else put(table, partition, key, value)
+        self.unsent[partition, key] = sent
+        if len(self.unsent) > UNSENT_PRUNE:  # Timers write too, with no batch to wait.
+            self.unsent = {k: f for k, f in self.unsent.items() if not f.done()}
+
+    async def durable(self) -> None:
+        """Wait until the broker has every write so far; a failed one is sent again.
+
+        The fold agent waits for this before it stores the counts that mark a batch
+        applied: a worker that dies in between then finds the batch in the lifecycle
+        (``detector.lifecycle.batch.apply_once``), never the counts without it."""
+        while self.unsent:
+            unsent, self.unsent = self.unsent, {}
+            results = await asyncio.gather(*unsent.values(), return_exceptions=True)
+            failed = [k for k, r in zip(unsent, results, strict=True) if isinstance(r, Exception)]
+            if failed:
+                log.warning(
+                    "writing %d events in flight to the changelog failed; retrying in 1 s",
+                    len(failed),
+                )
+                await asyncio.sleep(1.0)
+                for partition, key in failed:
+                    if (partition, key) not in self.unsent:  # Not written anew meanwhile.
+                        self._write(partition, key, self.table.data.get(key))
+
     def evict(self, operation: str, partition: int) -> None:
         """Forget an idle operation's lifecycle: its events and its own key deleted
         from the table (tombstones), its overflow count dropped."""
         life = self.get(operation)
         for event_id in {*life.open, *life.retrying, *life.given_up}:
-            delete(self.table, partition, event_key(operation, event_id))
-        delete(self.table, partition, operation)
+            self._write(partition, event_key(operation, event_id), None)
+        self._write(partition, operation, None)
         self.known.pop(operation, None)
         self.overflow.pop(operation, None)
 

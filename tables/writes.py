@@ -18,8 +18,9 @@ def put(table: Any, partition: int, key: str, value: Any) -> Any:
     return table.send_changelog(partition, key, value)
 
 
-def delete(table: Any, partition: int, key: str) -> None:
+def delete(table: Any, partition: int, key: str) -> Any:
     """Drop ``table[key]`` and send a tombstone to changelog ``partition`` (compaction
-    then removes the key from the changelog too)."""
+    then removes the key from the changelog too); the future is done once the broker
+    has it."""
     table.data.pop(key, None)
-    table.send_changelog(partition, key, None, value_serializer="raw")
+    return table.send_changelog(partition, key, None, value_serializer="raw")

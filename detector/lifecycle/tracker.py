@@ -130,7 +130,14 @@ class Lifecycle:
     forgotten: int = 0  # Events open for a day without news, dropped.
     checked: int | None = None  # Snapshots are taken up to this boundary.
     note: str | None = None  # Recurring failures, refreshed hourly.
-    pending: dict[int, Snapshot] = field(default_factory=dict)  # Boundary -> not yet judged.
+    # Boundary -> snapshot, kept an hour after it is judged: a worker that stopped before
+    # its judgement was stored judges the window again with the same snapshot.
+    pending: dict[int, Snapshot] = field(default_factory=dict)
+    # Calls-topic offsets (source partition -> last offset) of the ingest batches applied,
+    # and what the last of them counted (window start -> counts): a batch handed over
+    # again after a crash is applied once (``detector.lifecycle.batch.apply_once``).
+    applied: dict[int, int] = field(default_factory=dict)
+    last: list[Any] = field(default_factory=list)  # [sources, [[start, *counts], ...]]
     # Events changed since the last ``drain`` (None: gone), for the shell's table.
     changed: dict[str, Event | None] | None = None
 
@@ -221,10 +228,11 @@ class Lifecycle:
         )
 
     def judged(self, boundary: int) -> None:
-        """The engine judged every window up to ``boundary``: their snapshots can go."""
+        """The engine judged every window up to ``boundary``: their snapshots can go once
+        an hour old (until its state is stored, the worker may judge them again)."""
         if not self.pending:
             return
-        for b in [b for b in self.pending if b <= boundary]:
+        for b in [b for b in self.pending if b <= boundary - RECENT]:
             del self.pending[b]
 
     def drain(self) -> dict[str, Event | None]:
@@ -399,6 +407,8 @@ class Lifecycle:
             "c": self.checked,
             "n": self.note,
             "p": {b: s.to_list() for b, s in self.pending.items()},
+            "ap": [[p, o] for p, o in self.applied.items()],
+            "l": self.last,
         }
 
     @classmethod
@@ -415,6 +425,8 @@ class Lifecycle:
             checked=raw["c"],
             note=raw["n"],
             pending={int(b): Snapshot.from_list(s) for b, s in raw["p"].items()},
+            applied={int(p): int(o) for p, o in raw.get("ap", [])},
+            last=list(raw.get("l", [])),
         )
         homes = {"retrying": self.retrying, "gave_up": self.given_up}
         for event_id, value in sorted(events, key=lambda kv: (kv[1][2], kv[0])):

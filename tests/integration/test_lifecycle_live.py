@@ -7,6 +7,7 @@ flight and show failures recurring at one time of day."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,9 +75,10 @@ async def test_a_worker_killed_with_events_in_flight_hands_them_over(
     worker_env: dict[str, str],
     kafka: str,
 ) -> None:
-    """Delivery is at-least-once: the new worker may read again the few messages after
-    the last committed offset, so after the kill the changes are the same ones within a
-    few minutes and a few events, not to the event."""
+    """Exactly what replay decides, to the event: the batches the first worker had not
+    finished are applied once by the second (the lifecycle is stored before the counts
+    that mark its batch applied, and a batch handed over again to a lifecycle that has
+    it counts what it counted then), whenever the first one dies."""
     records, judged_until, cut = history(int(time.time()))
     expected = replayed(records)
     calls, status = worker_env["DETECTOR_CALLS_TOPIC"], worker_env["DETECTOR_STATUS_TOPIC"]
@@ -88,31 +90,25 @@ async def test_a_worker_killed_with_events_in_flight_hands_them_over(
     first = start_worker(DETECTOR_EVALUATION_INTERVAL="3600")
     early = {i for i, c in replayed(before).items() if c.at.timestamp() < cut - 120}
     await wait_for(kafka, status, early)
-    await asyncio.sleep(4)  # Past the commit interval: offsets and tables are durable.
+    # Killed at any moment: maybe while it still writes its last batches.
+    await asyncio.sleep(random.uniform(0, 3))
     first.kill()
 
     # A new worker recovers the events in flight (still stuck) and goes on.
     await publish(producer, calls, [r for r in records if r["timestamp"] >= cut])
     second = start_worker()
-    later = sorted((c for c in expected.values() if c.id not in early), key=lambda c: c.at)
-    wanted = [(c.operation, c.status) for c in later]
-    got: list[StatusChange] = []
+    wanted = {i: c for i, c in expected.items() if i not in early}
+    got: dict[str, StatusChange] = {}
     for _ in range(90):
         changes = await read_changes(kafka, status)
-        got = sorted((c for c in changes if c.id not in early), key=lambda c: c.at)
-        got = [c for c in got if c.at.timestamp() <= judged_until + 300]
-        if [(c.operation, c.status) for c in got] == wanted:
+        got = {c.id: c for c in changes if c.id not in early and c.at.timestamp() <= judged_until}
+        if set(got) >= set(wanted):
             break
         await asyncio.sleep(1)
-    assert [(c.operation, c.status) for c in got] == wanted
-    for mine, theirs in zip(got, later, strict=True):
-        assert abs(mine.at.timestamp() - theirs.at.timestamp()) <= 300
-        assert mine.reason.split(" ")[1:4] == theirs.reason.split(" ")[1:4]
-        stuck = mine.observed.get("stuck"), theirs.observed.get("stuck")
-        if stuck[1]:
-            assert abs(stuck[0] - stuck[1]) <= 0.02 * stuck[1] + 1
-    ids = [c.id for c in await read_changes(kafka, status)]
-    assert len(ids) == len(set(ids)), "a change was published twice"
+    assert set(got) == set(wanted)
+    for change_id, change in wanted.items():
+        mine = got[change_id].model_dump(exclude={"detected_at", "log_url"})
+        assert mine == change.model_dump(exclude={"detected_at", "log_url"})
     second.stop()
 
 

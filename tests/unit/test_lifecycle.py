@@ -260,17 +260,12 @@ MIXED = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(MIXED, st.lists(st.integers(1, 59), max_size=6))
-def test_the_rows_a_worker_hands_over_leave_the_lifecycle_where_replay_does(
-    raw: list[tuple[str | None, str, str, int]], cuts: list[int]
-) -> None:
-    """The worker's fold agent sees, per batch, only the rows that can change the state
-    (``detector.lifecycle.batch.rows``); replay sees every record."""
+def mixed_records(raw: list[tuple[str | None, str, str, int]]) -> list[Any]:
+    """The calls-topic records of ``MIXED`` messages: followed events, and calls without
+    ``event_id`` (delivered or failed)."""
     import orjson
 
-    from detector.ingest import RawRecord, decode_batch
-    from detector.lifecycle.batch import apply, rows
+    from detector.ingest import RawRecord
 
     records, ts = [], float(T0)
     for event_id, status, code, gap in raw:
@@ -286,6 +281,21 @@ def test_the_rows_a_worker_hands_over_leave_the_lifecycle_where_replay_does(
         else:
             body["event_id"] = event_id
         records.append(RawRecord(b"Op", orjson.dumps(body), 0, len(records), ts))
+    return records
+
+
+@settings(max_examples=300, deadline=None)
+@given(MIXED, st.lists(st.integers(1, 59), max_size=6))
+def test_the_rows_a_worker_hands_over_leave_the_lifecycle_where_replay_does(
+    raw: list[tuple[str | None, str, str, int]], cuts: list[int]
+) -> None:
+    """The worker's fold agent sees, per batch, only the rows that can change the state
+    (``detector.lifecycle.batch.rows``); replay sees every record."""
+    from detector.ingest import decode_batch
+    from detector.lifecycle.batch import apply, rows
+
+    records = mixed_records(raw)
+    ts = records[-1].timestamp or T0
     replayed, worker = Lifecycle(), Lifecycle()
     totals = [0, 0, 0]
     for record in records:
@@ -311,3 +321,64 @@ def test_the_rows_a_worker_hands_over_leave_the_lifecycle_where_replay_does(
     if worker.checked is None:  # Nothing ever reached it: only where it starts differs.
         replayed.checked = None
     assert worker.to_dict() == replayed.to_dict()
+
+
+@settings(max_examples=200, deadline=None)
+@given(MIXED, st.lists(st.integers(1, 59), max_size=6), st.integers(0, 6))
+def test_a_batch_handed_over_again_after_a_crash_is_applied_once(
+    raw: list[tuple[str | None, str, str, int]], cuts: list[int], crash: int
+) -> None:
+    """The fold agent stores the lifecycle (its events, then the rest) before the counts
+    that mark the batch applied. A worker that dies in between is followed by one that
+    restores the lifecycle from the table and is handed the same batch again: it must
+    end where a worker that never died ends, with the same counts."""
+    from detector.ingest import decode_batch
+    from detector.lifecycle.batch import apply_once, rows
+
+    records = mixed_records(raw)
+    clean, crashed = Lifecycle(changed={}), Lifecycle(changed={})
+    table: dict[str, list[Any]] = {}
+    totals: dict[str, list[int]] = {"clean": [0, 0, 0], "crashed": [0, 0, 0]}
+    bounds = [0, *sorted(set(c for c in cuts if c < len(records))), len(records)]
+    for k, (start, end) in enumerate(itertools.pairwise(bounds)):
+        handed = rows(decode_batch(records[start:end]), 60).get("Op", [])
+        sources = {0: end - 1}
+        got = {"clean": apply_once(clean, handed, sources, POLICY)}
+        got["crashed"] = apply_once(crashed, handed, sources, POLICY)
+        for event_id, event in crashed.drain().items():
+            if event is None:
+                table.pop(event_id, None)
+            else:
+                table[event_id] = event.to_list()
+        if k == crash:  # Stored, but not the counts: the next worker gets the batch again.
+            crashed = Lifecycle.from_dict(orjson_round_trip(crashed.to_dict()), list(table.items()))
+            crashed.changed = {}
+            got["crashed"] = apply_once(crashed, handed, sources, POLICY)
+        for name, counts in got.items():
+            for c in counts.values():
+                totals[name] = [
+                    a + b for a, b in zip(totals[name], (c.calls, c.errors, c.retries), strict=True)
+                ]
+    assert totals["crashed"] == totals["clean"]
+    end_at = int(records[-1].timestamp or T0) // 60 * 60 + 3600
+    assert crashed.close(end_at, POLICY) == clean.close(end_at, POLICY)
+    assert orjson_round_trip(crashed.to_dict()) == orjson_round_trip(clean.to_dict())
+
+
+def orjson_round_trip(value: dict[str, Any]) -> dict[str, Any]:
+    """As the table's changelog stores it (JSON: keys become strings)."""
+    import orjson
+
+    return dict(orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)))
+
+
+def test_judged_snapshots_are_kept_an_hour_for_a_worker_that_judges_again() -> None:
+    life = Lifecycle()
+    feed(life, [msg(T0 + 1, "received", "e1")])
+    snaps = life.close(T0 + 1800, POLICY)
+    stuck_at = min(b for b, s in snaps.items() if s.stuck)
+    life.judged(T0 + 1800)
+    assert stuck_at in life.close(T0 + 1800, POLICY)
+    life.close(T0 + 1800 + 3600, POLICY)
+    life.judged(T0 + 1800 + 3600)
+    assert stuck_at not in life.pending
