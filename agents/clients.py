@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -108,7 +109,10 @@ async def simulate_live(
         else iter(())
     )
     history = simulated(incidents, first, now, seed, realistic, origin=first)
-    sent = await publish(broker, topic, [*history, *events.until(now)])
+    # In time order: lifecycle history published after the rest would come after an hour
+    # its partition has already read, and be counted late, not learned from.
+    backlog = heapq.merge(history, events.until(now), key=lambda r: float(r["timestamp"]))
+    sent = await publish(broker, topic, list(backlog))
     report(f"published {sent:,} records of history ({backfill_seconds // 3600} h)")
     minute = now
     while minutes is None or minute < now + minutes * 60:

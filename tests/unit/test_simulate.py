@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+import pytest
 
 from detector.events import OperationCall
 from detector.simulate import (
@@ -139,3 +142,32 @@ def test_campaigns_reach_forms_only() -> None:
         plain = tally(list(generate([profile], [], MONDAY, week, seed=5)))[0]
         real = tally(list(generate([profile], [], MONDAY, week, seed=5, realism=only)))[0]
         assert (real > 1.05 * plain) == (profile.operation in FORMS)
+
+
+async def test_the_live_simulator_publishes_its_history_in_time_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lifecycle operations' history among the rest, not after it: published after
+    the other operations' last hour, it would be counted late in their partitions."""
+    from agents import clients
+
+    sent: list[dict[str, Any]] = []
+
+    async def publish(_broker: str, _topic: str, records: Iterable[dict[str, Any]]) -> int:
+        sent.extend(records)
+        return len(sent)
+
+    async def ensure_topic(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(clients, "publish", publish)
+    monkeypatch.setattr(clients, "ensure_topic", ensure_topic)
+    await clients.simulate_live(
+        "broker", "calls", partitions=1, backfill_seconds=3 * 3600, incidents=[], seed=1,
+        minutes=0, report=lambda _: None, lifecycle=[],
+    )  # fmt: skip
+    stamps = [float(r["timestamp"]) for r in sent]
+    assert stamps == sorted(stamps)
+    followed = [r for r in sent if r.get("event_id")]
+    assert followed
+    assert min(float(r["timestamp"]) for r in followed) < stamps[len(stamps) // 2]
