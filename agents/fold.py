@@ -37,6 +37,7 @@ def register(detector: Detector) -> None:
 async def fold_message(detector: Detector, partition: int, raw: bytes, now: float) -> None:
     settings = detector.settings
     items, caught_up = partials.decode(raw)
+    detector.lifecycles.begin()
     detector.progress.heard(partition, caught_up, now)
     retention = settings.window_retention_seconds
     changed: list[tuple[str, OperationWindows]] = []

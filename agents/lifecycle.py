@@ -113,11 +113,18 @@ class Lifecycles:
         table = self.table
         sent = delete(table, partition, key) if value is None else put(table, partition, key, value)
         self.unsent[partition, key] = sent
-        if len(self.unsent) > UNSENT_PRUNE:  # Timers write too, with no batch to wait.
+        if len(self.unsent) > UNSENT_PRUNE:  # The timer writes too, between batches.
             self.unsent = {k: f for k, f in self.unsent.items() if not f.done()}
 
+    def begin(self) -> None:
+        """A batch starts: ``durable`` waits for the writes from now on (not for the
+        timer's between batches, which mark nothing applied: one sent while the broker
+        was away may never be acknowledged, and must not stop the fold agent)."""
+        self.unsent = {}
+
     async def durable(self) -> None:
-        """Wait until the broker has every write so far; a failed one is sent again.
+        """Wait until the broker has every write since ``begin``; a failed one is sent
+        again.
 
         The fold agent waits for this before it stores the counts that mark a batch
         applied: a worker that dies in between then finds the batch in the lifecycle
