@@ -97,7 +97,7 @@ async def test_the_log_shows_events_stuck_first_with_timelines_groups_and_filter
                 f"() => (document.querySelector('{row}') || {{}}).textContent"
                 f"?.includes('7 events in flight') && document.querySelector('{row}')"
                 f".textContent.includes('{PATTERN}')",
-                timeout=60_000,
+                timeout=90_000,
             )
             api = await (await page.request.get(f"{worker.url}/api/operations/{OPERATION}")).json()
             assert (api["in_flight"], api["pattern"]) == (7, PATTERN)
