@@ -7,6 +7,7 @@ evaluation through ``judge`` (set by the evaluator), not by importing it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,8 @@ class Detector:
     inflight: Any = None  # tables.inflight: events in flight and operations' lifecycles.
     judge: Judge = _not_registered
     progress: IngestProgress = field(default_factory=IngestProgress)
+    # Held while operations are judged (fold agent, evaluator timer): one at a time.
+    judging: asyncio.Lock = field(default_factory=asyncio.Lock)
     quarantine: Quarantine = field(init=False)
     lifecycles: Lifecycles = field(init=False)  # Set by app.build, over the two tables.
 

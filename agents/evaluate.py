@@ -69,6 +69,11 @@ async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> Non
         # The timer runs during table recovery too: judging (and storing) half-restored
         # state would overwrite what is still being read back.
         return
+    async with detector.judging:
+        await _evaluate_all(detector, catch_up, now)
+
+
+async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
     started = time.perf_counter()
     where = _where(detector)
     watermarks: dict[int, float] = {}

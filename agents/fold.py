@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from agents.pacing import Pacer
 from detector import partials
 from detector.lifecycle.batch import apply_once
 from detector.windows import OperationWindows, closed_until
@@ -35,13 +36,20 @@ def register(detector: Detector) -> None:
 
 
 async def fold_message(detector: Detector, partition: int, raw: bytes, now: float) -> None:
+    async with detector.judging:
+        await _fold(detector, partition, raw, now)
+
+
+async def _fold(detector: Detector, partition: int, raw: bytes, now: float) -> None:
     settings = detector.settings
     items, caught_up = partials.decode(raw)
     detector.lifecycles.begin()
     detector.progress.heard(partition, caught_up, now)
     retention = settings.window_retention_seconds
     changed: list[tuple[str, OperationWindows]] = []
+    pacer = Pacer()
     for item in items:
+        await pacer.turn()
         current = detector.counts.data.get(item.operation)
         state = (
             detector.quarantine.decode(
