@@ -26,6 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from agents.deadletter import dead_letter, kafka_source
 from detector import partials as partial_counts
 from detector.cardinality import Roster
 from detector.errors import ConfigError, DecodeError
-from detector.ingest import DecodedBatch, RawRecord, decode_batch
+from detector.ingest import DecodedBatch, RawRecord, Records, decode_batch
 from tables import counts as counts_table
 
 if TYPE_CHECKING:
@@ -99,15 +100,32 @@ def register(detector: Detector) -> None:
         await detector.app.add_runtime_dependency(service)
 
 
+# (topic, key, value, headers, timestamp in ms, partition): one message of a transaction.
+_Message = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None, int | None]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A batch decoded, with what its transaction sends."""
+
+    fetched: dict[TopicPartition, list[Any]]
+    decoded: DecodedBatch
+    messages: list[_Message]
+    read: dict[int, float]  # BatchIngest._read once this batch is committed.
+    started: float
+
+
 class _Revocation(ConsumerRebalanceListener):  # type: ignore[misc]
     """A partition leaves this worker only after its batch in flight is committed."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self.lock = lock
+    def __init__(self, ingest: BatchIngest) -> None:
+        self.ingest = ingest
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.lock:
-            pass
+        async with self.ingest.lock:
+            self.ingest._generation += 1
+            # Failed or not: whoever owns a partition next reads what is not committed.
+            await self.ingest._settle()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -123,6 +141,9 @@ class BatchIngest(Service):
         # Newest event time read per source partition, before the batch at hand: bounds
         # what is late for an operation seen for the first time.
         self._read: dict[int, float] = {}
+        self._committed_read: dict[int, float] = {}  # The same, as of the last commit.
+        self._in_flight: asyncio.Future[dict[TopicPartition, list[Any]] | None] | None = None
+        self._generation = 0  # Assignments so far: a batch read under an older one is dropped.
         self.group = group_id(settings.app_id)
         self.partials_topic = partials_topic(settings.app_id)
         self.lock = asyncio.Lock()
@@ -163,12 +184,13 @@ class BatchIngest(Service):
             heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
             rebalance_timeout_ms=int(settings.rebalance_timeout * 1000),
         )
-        self.consumer.subscribe([settings.calls_topic], listener=_Revocation(self.lock))
+        self.consumer.subscribe([settings.calls_topic], listener=_Revocation(self))
         await self.consumer.start()
 
     async def on_stop(self) -> None:
         async with self.lock:  # The batch in flight commits first.
             self.closing = True
+            await self._settle()
             if self.consumer is not None:
                 await self.consumer.stop()
             if self.producer is not None:
@@ -176,10 +198,14 @@ class BatchIngest(Service):
 
     @Service.task
     async def _run(self) -> None:
+        """Read, prepare, commit; a batch's transaction commits while the next batch is
+        read and prepared (in a thread, so the event loop keeps fetching and committing
+        meanwhile): the broker's round trips cost no time of their own."""
         settings = self.detector.settings
         timeout_ms = int(settings.batch_within * 1000)
         while not self.should_stop and not self.closing:
             assert self.consumer is not None
+            generation = self._generation
             try:
                 fetched = await self.consumer.getmany(
                     timeout_ms=timeout_ms, max_records=settings.batch_size
@@ -190,47 +216,59 @@ class BatchIngest(Service):
                 log.warning("reading %s failed: %s; retrying", settings.calls_topic, exc)
                 await asyncio.sleep(_RETRY_SECONDS)
                 continue
+            fetched = {tp: msgs for tp, msgs in fetched.items() if msgs}
+            prepared = await self._prepare(fetched) if fetched else None
             async with self.lock:
                 if self.closing:
                     return
-                if fetched:
-                    await self._batch(fetched)
+                failed = await self._settle()
+                if failed is not None or generation != self._generation:
+                    # A batch failed, or partitions were reassigned meanwhile (a partition
+                    # kept may keep its position): what is not committed is read again.
+                    await self._reread()
+                    continue
+                if prepared is not None:
+                    self._in_flight = asyncio.ensure_future(self._commit(prepared))
                 if time.monotonic() - self._said_at >= settings.evaluation_interval:
-                    await self._say_caught_up()
+                    failed = await self._settle()
+                    if failed is None:
+                        await self._say_caught_up()
+                    else:
+                        await self._reread()
 
-    async def _batch(self, fetched: dict[TopicPartition, list[Any]]) -> None:
-        assert self.consumer is not None
-        # A partition revoked while this batch waited for the lock is another worker's now.
-        owned = self.consumer.assignment()
-        fetched = {tp: msgs for tp, msgs in fetched.items() if tp in owned and msgs}
-        if not fetched:
-            return
+    async def _prepare(self, fetched: dict[TopicPartition, list[Any]]) -> _Prepared:
+        """Decode a batch and build everything its transaction sends."""
         started = time.perf_counter()
-        records = [_raw(m) for msgs in fetched.values() for m in msgs]
-        decoded = decode_batch(records, self.limits)
+        records = _columns(fetched)
+        decoded = await asyncio.to_thread(decode_batch, records, self.limits)
         refused = self._refuse(decoded)
         if refused:
-            decoded = decode_batch([r for r in records if r.key not in refused], self.limits)
-            decoded.invalid.extend((r, refused[r.key]) for r in records if r.key in refused)
-        try:
-            await self._commit(fetched, decoded)
-        except (TimeoutError, KafkaError) as exc:
-            # Fenced: the broker aborted a transaction that outlived its timeout (a slow
-            # batch), or another worker runs on the same DETECTOR_DATA_DIR. A new producer
-            # takes a new epoch; the batch is read again either way.
-            fenced = isinstance(exc, ProducerFenced)
-            log.log(
-                logging.ERROR if fenced else logging.WARNING,
-                "committing a batch of %d messages failed (%s%s): it is read again in %.0f s",
-                len(records),
-                exc,
-                "; is DETECTOR_DATA_DIR shared by two workers?" if fenced else "",
-                _RETRY_SECONDS,
-            )
-            await self._rewind(fetched)
-            await asyncio.sleep(_RETRY_SECONDS)
-            return
-        self._observe(fetched, decoded, time.perf_counter() - started)
+            kept, dropped = records.without(refused)
+            decoded = await asyncio.to_thread(decode_batch, kept, self.limits)
+            decoded.invalid.extend((r, refused[r.key]) for r in dropped)
+        last = {tp.partition: msgs[-1].offset for tp, msgs in fetched.items()}
+        caught_up = {tp.partition: self._read_all(tp, last[tp.partition]) for tp in fetched}
+        items = partial_counts.partials(
+            decoded, self.detector.settings.window_seconds, last, self._read
+        )
+        for item in items:
+            for source in item.sources:
+                self._read[source] = max(item.watermark, self._read.get(source, item.watermark))
+        messages = await asyncio.to_thread(self._messages, items, caught_up, decoded)
+        return _Prepared(fetched, decoded, messages, dict(self._read), started)
+
+    def _messages(
+        self, items: list[partial_counts.Partial], caught_up: dict[int, bool], decoded: DecodedBatch
+    ) -> list[_Message]:
+        """The partial counts (one message per partition of the partials topic), dead
+        letters, re-keyed calls and the operation log of a batch."""
+        grouped = partial_counts.by_partition(items, self._partition_of)
+        out: list[_Message] = [
+            (self.partials_topic, None, partial_counts.encode(group, caught_up), [], None, p)
+            for p, group in grouped.items()
+        ]
+        out.extend((*extra, None) for extra in self._extras(decoded))
+        return out
 
     def _refuse(self, decoded: DecodedBatch) -> dict[Any, DecodeError]:
         """Record keys of new operations past the caps (``detector.cardinality``), with why.
@@ -248,33 +286,46 @@ class BatchIngest(Service):
         refused = roster.refuse(decoded.batch.names, decoded.batch.integrations)
         return {op.encode(): DecodeError("too_many_operations", why) for op, why in refused.items()}
 
-    async def _commit(
-        self, fetched: dict[TopicPartition, list[Any]], decoded: DecodedBatch
-    ) -> None:
+    async def _settle(self) -> dict[TopicPartition, list[Any]] | None:
+        """Wait for the batch in flight; its messages if it failed."""
+        task, self._in_flight = self._in_flight, None
+        return None if task is None else await task
+
+    async def _commit(self, prepared: _Prepared) -> dict[TopicPartition, list[Any]] | None:
         """Everything the batch produced and its offsets, in one transaction."""
-        assert self.consumer is not None
         assert self.producer is not None
-        settings = self.detector.settings
-        last = {tp.partition: msgs[-1].offset for tp, msgs in fetched.items()}
-        caught_up = {tp.partition: self._read_all(tp, last[tp.partition]) for tp in fetched}
-        items = partial_counts.partials(decoded, settings.window_seconds, last, self._read)
-        grouped = partial_counts.by_partition(items, self._partition_of)
+        fetched = prepared.fetched
         producer = self.producer
-        sends = []
-        async with producer.transaction():
-            for partition, group in grouped.items():
-                body = partial_counts.encode(group, caught_up)
-                sends.append(await producer.send(self.partials_topic, body, partition=partition))
-            for topic, key, value, headers, stamp in self._extras(decoded):
-                sends.append(
-                    await producer.send(topic, value, key=key, headers=headers, timestamp_ms=stamp)
-                )
-            await asyncio.gather(*sends)
-            offsets = {tp: msgs[-1].offset + 1 for tp, msgs in fetched.items()}
-            await producer.send_offsets_to_transaction(offsets, self.group)
-        for item in items:
-            for source in item.sources:
-                self._read[source] = max(item.watermark, self._read.get(source, item.watermark))
+        try:
+            async with producer.transaction():
+                sends = [
+                    await producer.send(
+                        topic, value, key=key, headers=headers, timestamp_ms=stamp, partition=p
+                    )
+                    for topic, key, value, headers, stamp, p in prepared.messages
+                ]
+                await asyncio.gather(*sends)
+                offsets = {tp: msgs[-1].offset + 1 for tp, msgs in fetched.items()}
+                await producer.send_offsets_to_transaction(offsets, self.group)
+        except (TimeoutError, KafkaError) as exc:
+            # Fenced: the broker aborted a transaction that outlived its timeout (a slow
+            # batch), or another worker runs on the same DETECTOR_DATA_DIR. A new producer
+            # takes a new epoch; the batch is read again either way.
+            fenced = isinstance(exc, ProducerFenced)
+            log.log(
+                logging.ERROR if fenced else logging.WARNING,
+                "committing a batch of %d messages failed (%s%s): it is read again in %.0f s",
+                sum(len(msgs) for msgs in fetched.values()),
+                exc,
+                "; is DETECTOR_DATA_DIR shared by two workers?" if fenced else "",
+                _RETRY_SECONDS,
+            )
+            await self._renew_producer()
+            await asyncio.sleep(_RETRY_SECONDS)
+            return fetched
+        self._committed_read = prepared.read
+        self._observe(fetched, prepared.decoded, time.perf_counter() - prepared.started)
+        return None
 
     def _extras(
         self, decoded: DecodedBatch
@@ -316,7 +367,7 @@ class BatchIngest(Service):
                 await asyncio.gather(*sends)
         except KafkaError as exc:
             log.warning("telling the fold agents where the ingest stands failed: %s", exc)
-            await self._rewind({})
+            await self._renew_producer()
             return
         self._said_at = time.monotonic()
 
@@ -326,19 +377,22 @@ class BatchIngest(Service):
         return int(_PARTITIONER(operation.encode(), partitions, partitions))
 
     def _read_all(self, tp: TopicPartition, last: int) -> bool:
-        assert self.consumer is not None
-        highwater = self.consumer.highwater(tp)
+        highwater = self._highwater(tp)
         return highwater is not None and last + 1 >= highwater
 
-    async def _rewind(self, fetched: dict[TopicPartition, list[Any]]) -> None:
-        """Abort what was sent and read the batch again; a producer that cannot abort
-        (the broker is gone) is replaced, which aborts on the broker's side."""
+    def _highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's end offset; None if unknown, or if the partition was revoked
+        since (a batch is prepared outside the lock that revocation waits for)."""
         assert self.consumer is not None
+        if tp not in self.consumer.assignment():
+            return None
+        highwater: int | None = self.consumer.highwater(tp)
+        return highwater
+
+    async def _renew_producer(self) -> None:
+        """Abort what was sent: a producer that cannot abort (the broker is gone) is
+        replaced, which aborts on the broker's side."""
         assert self.producer is not None
-        owned = self.consumer.assignment()
-        for tp, msgs in fetched.items():
-            if tp in owned:
-                self.consumer.seek(tp, msgs[0].offset)
         old = self.producer
         self.producer = self._new_producer()
         with contextlib.suppress(KafkaError):
@@ -352,6 +406,30 @@ class BatchIngest(Service):
                 await self.producer.stop()
                 self.producer = self._new_producer()
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _reread(self) -> None:
+        """Read again, in every partition this worker owns, what is not committed: from
+        the group's committed offsets (a transaction whose commit failed on the client
+        may have committed on the broker; the renewed producer has settled it either
+        way), from the start where nothing is committed (as ``auto_offset_reset``)."""
+        assert self.consumer is not None
+        self._read = dict(self._committed_read)
+        for tp in self.consumer.assignment():
+            while not self.closing:
+                try:
+                    committed = await self.consumer.committed(tp)
+                    break
+                except KafkaError as exc:
+                    log.warning("reading the committed offset of %s failed: %s", tp, exc)
+                    await asyncio.sleep(_RETRY_SECONDS)
+            else:
+                return
+            if tp not in self.consumer.assignment():
+                continue  # Reassigned meanwhile: its new owner starts from the committed offset.
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
 
     def _observe(
         self,
@@ -372,7 +450,7 @@ class BatchIngest(Service):
             _log_dead_letter(detector, record, error, now)
         assert self.consumer is not None
         for tp, msgs in fetched.items():
-            highwater = self.consumer.highwater(tp)
+            highwater = self._highwater(tp)
             if highwater is not None:
                 lag = max(0, highwater - msgs[-1].offset - 1)
                 metrics.lag.labels(str(tp.partition)).set(lag)
@@ -391,12 +469,21 @@ def _log_dead_letter(detector: Detector, record: RawRecord, error: DecodeError, 
         )
 
 
-def _raw(message: Any) -> RawRecord:
-    stamp = message.timestamp
-    return RawRecord(
-        message.key,
-        message.value,
-        message.partition,
-        message.offset,
-        stamp / 1000.0 if stamp is not None and stamp >= 0 else None,
-    )
+def _columns(fetched: dict[TopicPartition, list[Any]]) -> Records:
+    """The fetched messages in columns (``detector.ingest.Records``), not an object each."""
+    keys: list[bytes | None] = []
+    values: list[bytes | None] = []
+    partitions: list[int] = []
+    offsets: list[int] = []
+    stamps: list[float | None] = []
+    for tp, msgs in fetched.items():
+        keys += [m.key for m in msgs]
+        values += [m.value for m in msgs]
+        partitions += [tp.partition] * len(msgs)
+        offsets += [m.offset for m in msgs]
+        stamps += [_seconds(m.timestamp) for m in msgs]
+    return Records(keys, values, partitions, offsets, stamps)
+
+
+def _seconds(stamp: int | None) -> float | None:
+    return stamp / 1000.0 if stamp is not None and stamp >= 0 else None

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from detector.ingest import DecodedBatch
 from detector.lifecycle.tracker import Lifecycle, Policy, Step
 from detector.windows import WindowCounts, window_start
@@ -24,32 +26,56 @@ Row = list[Any]  # [ts, event_id, *Step] | [ts, None, errors, code, message] | [
 
 def rows(decoded: DecodedBatch, size: int) -> dict[str, list[Row]]:
     """Per operation, the records of the batch its lifecycle must see, in order
-    (``size``: the window size)."""
+    (``size``: the window size).
+
+    A success is kept when its operation's lifecycle may be in a run of failures: it is
+    the operation's first record in the batch or in a new window, or a failure or a
+    followed message came since the operation's last success kept. Found with numpy (no
+    Python step per record): in the records sorted by operation (stable, so in record
+    order within each), a success is kept if a "reset" (any of those) lies between it and
+    the previous success of the sort, resets included up to itself."""
     batch = decoded.batch
+    n = len(batch)
+    if not n:
+        return {}
+    ops = np.asarray(batch.ops, dtype=np.int64)
+    order = np.argsort(ops, kind="stable")
+    sorted_ops = ops[order]
+    slots = (np.asarray(batch.timestamps, dtype=np.float64) // size).astype(np.int64)[order]
+    errors = np.asarray(batch.errors, dtype=np.int64)[order]
+    calls = np.asarray(batch.calls, dtype=np.int64)[order]
+    retries = np.asarray(batch.retries, dtype=np.int64)[order]
+    followed = np.zeros(n, dtype=bool)
+    if decoded.followed:
+        followed[list(decoded.followed)] = True
+    followed = followed[order]
+    new_run = np.ones(n, dtype=bool)  # First of its operation, or another window.
+    new_run[1:] = (sorted_ops[1:] != sorted_ops[:-1]) | (slots[1:] != slots[:-1])
+    failure = followed | (errors > 0)
+    resets = np.cumsum(new_run | failure)
+    success = ~failure & (calls > retries)
+    at = np.flatnonzero(success)
+    kept_success = np.ones(len(at), dtype=bool)
+    kept_success[1:] = resets[at[1:]] > resets[at[:-1]]
+    kept = failure.copy()
+    kept[at[kept_success]] = True
     out: dict[str, list[Row]] = {}
-    failing: dict[str, bool] = {}
-    window: dict[str, int] = {}
-    for i, op in enumerate(batch.ops):
-        operation = batch.names[op]
-        ts = batch.timestamps[i]
-        mine = out.setdefault(operation, [])
+    names, stamps = batch.names, batch.timestamps
+    for i in order[kept].tolist():
+        operation = names[batch.ops[i]]
+        ts = stamps[i]
         call = decoded.followed.get(i)
-        start = window_start(ts, size)
-        if window.get(operation) != start:
-            window[operation], failing[operation] = start, True
         if call is not None:
             step = Step(call.status, call.event_type, call.error_code, call.error_message,
                         call.duration_ms)  # fmt: skip
-            mine.append([ts, call.event_id, *step])
-            failing[operation] = True
+            row: Row = [ts, call.event_id, *step]
         elif batch.errors[i]:
             code, message = decoded.codes.get(i, (None, None))
-            mine.append([ts, None, batch.errors[i], code, message])
-            failing[operation] = True
-        elif failing[operation] and batch.calls[i] > batch.retries[i]:
-            mine.append([ts])
-            failing[operation] = False
-    return {op: r for op, r in out.items() if r}
+            row = [ts, None, batch.errors[i], code, message]
+        else:
+            row = [ts]
+        out.setdefault(operation, []).append(row)
+    return out
 
 
 def apply_once(

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from detector.errors import DecodeError
 from detector.events import Limits, decode
-from detector.ingest import RawRecord, Shapes, decode_batch
+from detector.ingest import RawRecord, Records, Shapes, decode_batch
 from detector.windows import aggregate
 
 
@@ -124,3 +124,19 @@ def test_names_with_control_or_bidi_characters_are_dead_lettered_in_batches() ->
     out = decode_batch(records)
     assert [e.reason for _, e in out.invalid] == ["invalid_name"] * 4
     assert out.batch.names == ["A"]
+
+
+def test_records_in_columns_decode_as_records_and_drop_by_key() -> None:
+    """The ingest hands columns, not an object per record: the same batch either way, and
+    the records of refused keys come back whole for their dead letters."""
+    raws = [
+        rec({"operation": op, "status": "error" if i % 3 else "ok", "timestamp": 60 + i}, op, i)
+        for i, op in enumerate(["A", "B", "A", "C", "B"])
+    ]
+    columns = Records.of(raws)
+    assert [columns.record(i) for i in range(len(columns))] == raws
+    assert decode_batch(columns).batch == decode_batch(raws).batch
+    kept, dropped = columns.without({b"B"})
+    assert dropped == [raws[1], raws[4]]
+    assert [kept.record(i) for i in range(len(kept))] == [raws[0], raws[2], raws[3]]
+    assert columns.without({b"Z"}) == (columns, [])
