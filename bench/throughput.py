@@ -1,14 +1,16 @@
-"""Ingest throughput, side by side on the same topic in the same run: a bare aiokafka
-``getmany`` consumer, a no-op Faust agent, and ``detector worker`` (1, 2 and 3 workers
-in one consumer group). Run by hand against a local broker (not a timed test):
+"""Ingest throughput, side by side in one run: a bare aiokafka ``getmany`` consumer, a
+no-op Faust agent, and ``detector worker`` (1, 2 and 3 workers in one consumer group) on
+the same topic of single calls; then the worker on the pre-aggregated form (``count=N``
+per message, N = 10 and 100), whose calls/s grow with N. Run by hand against a local
+broker (not a timed test):
 
     deploy/kafka/broker.sh start
-    .venv/bin/python bench/throughput.py --events 500000 --partitions 6 --workers 1,2,3
-    .venv/bin/python bench/throughput.py --calls-per-message 50   # the pre-aggregated form
+    .venv/bin/python bench/throughput.py            # 600k events, 6 partitions, all of it
 
-It fills a fresh topic once, then reads it with each consumer from the start. Worker
-rates are measured from the first to the last message counted on /metrics (summed over
-the workers), so process start and group joins are not counted.
+Each topic is filled once, then read from the start by each consumer. Worker rates are
+measured from the first to the last message counted on /metrics (summed over the
+workers), so process start and group joins are not counted; the workers' CPU time per
+event is printed too, a figure less disturbed by other load on the machine.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ async def fill(broker: str, topic: str, events: int, partitions: int, per_messag
         if len(pending) >= 20_000:
             await asyncio.gather(*pending)
             pending.clear()
-            print(f"\r  produced {i + 1:,}/{events:,}", end="", flush=True)
+            if sys.stdout.isatty():
+                print(f"\r  produced {i + 1:,}/{events:,}", end="", flush=True)
     await asyncio.gather(*pending)
     await producer.stop()
     print(f"\r  produced {events:,} in {time.perf_counter() - started:.1f} s")
@@ -138,6 +141,12 @@ def faust_rate(broker: str, topic: str, events: int) -> float:
     raise RuntimeError(f"the no-op agent did not finish:\n{done.stderr[-2000:]}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def consumed(url: str) -> float:
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         text = response.read().decode()
@@ -150,7 +159,8 @@ def consumed(url: str) -> float:
 
 def worker_rate(
     broker: str, topic: str, events: int, port: int, workers: int, partitions: int
-) -> float:
+) -> tuple[float, float]:
+    """Events/s of ``workers`` workers in one group, and their CPU microseconds per event."""
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
     procs = []
     for i in range(workers):
@@ -175,18 +185,21 @@ def worker_rate(
         )
     urls = [f"http://127.0.0.1:{port + i}" for i in range(workers)]
     try:
-        first_at, first_count = None, 0.0
+        first_at, first_count, first_cpu = None, 0.0, 0.0
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.2)  # Scraping /metrics costs the workers time too.
             try:
                 count = sum(consumed(url) for url in urls)
             except OSError:
                 continue
             if count and first_at is None:
                 first_at, first_count = time.perf_counter(), count
+                first_cpu = sum(cpu_seconds(p.pid) for p in procs)
             if count >= events and first_at is not None:
-                return (count - first_count) / (time.perf_counter() - first_at)
+                rate = (count - first_count) / (time.perf_counter() - first_at)
+                cpu = sum(cpu_seconds(p.pid) for p in procs) - first_cpu
+                return rate, cpu / (count - first_count) * 1e6
         raise RuntimeError("the workers did not read every event in 30 minutes")
     finally:
         for proc in procs:
@@ -203,35 +216,44 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--broker", default="127.0.0.1:9092")
-    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=600_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--port", type=int, default=6099)
-    parser.add_argument("--workers", default="1", help="worker counts to measure, e.g. 1,2,3")
+    parser.add_argument("--workers", default="1,2,3", help="worker counts to measure")
     parser.add_argument("--skip-faust", action="store_true", help="skip the no-op Faust agent")
     parser.add_argument(
         "--calls-per-message",
-        type=int,
-        default=1,
-        help="N > 1 sends the pre-aggregated form (count=N), as a busy producer may",
+        default="10,100",
+        help="pre-aggregated forms to measure after the single calls (count=N per message); "
+        "'' for none",
     )
     args = parser.parse_args()
     topic = f"bench-calls-{uuid.uuid4().hex[:8]}"
-    print(
-        f"topic {topic}: {args.events:,} events, {args.partitions} partitions, "
-        f"{args.calls_per_message} call(s) per message"
-    )
-    asyncio.run(fill(args.broker, topic, args.events, args.partitions, args.calls_per_message))
+    print(f"topic {topic}: {args.events:,} single-call events, {args.partitions} partitions")
+    asyncio.run(fill(args.broker, topic, args.events, args.partitions, 1))
     raw = asyncio.run(raw_rate(args.broker, topic, args.events))
     print(f"raw aiokafka getmany   : {raw:>10,.0f} events/s")
     if not args.skip_faust:
         noop = faust_rate(args.broker, topic, args.events)
         print(f"no-op Faust agent      : {noop:>10,.0f} events/s  ({noop / raw:.2f}x raw)")
     for workers in [int(w) for w in args.workers.split(",")]:
-        rate = worker_rate(args.broker, topic, args.events, args.port, workers, args.partitions)
-        line = f"detector worker x{workers}     : {rate:>10,.0f} events/s  ({rate / raw:.2f}x raw)"
-        if args.calls_per_message > 1:
-            line += f"  = {rate * args.calls_per_message:,.0f} calls/s"
-        print(line)
+        rate, cpu = worker_rate(
+            args.broker, topic, args.events, args.port, workers, args.partitions
+        )
+        print(
+            f"detector worker x{workers}     : {rate:>10,.0f} events/s  ({rate / raw:.2f}x raw)"
+            f"  {cpu:.1f} us CPU/event"
+        )
+    for per_message in [int(n) for n in args.calls_per_message.split(",") if n]:
+        messages = args.events // 2
+        topic = f"bench-calls-{uuid.uuid4().hex[:8]}"
+        print(f"topic {topic}: {messages:,} messages of {per_message} calls")
+        asyncio.run(fill(args.broker, topic, messages, args.partitions, per_message))
+        rate, cpu = worker_rate(args.broker, topic, messages, args.port, 1, args.partitions)
+        print(
+            f"detector worker x1, {per_message:>3} calls/message: {rate:>10,.0f} messages/s"
+            f" = {rate * per_message:>12,.0f} calls/s  {cpu:.1f} us CPU/message"
+        )
 
 
 if __name__ == "__main__":
