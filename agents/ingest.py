@@ -126,6 +126,7 @@ class _Revocation(ConsumerRebalanceListener):  # type: ignore[misc]
             self.ingest._generation += 1
             # Failed or not: whoever owns a partition next reads what is not committed.
             await self.ingest._settle()
+            await self.ingest._visible(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -144,6 +145,7 @@ class BatchIngest(Service):
         self._committed_read: dict[int, float] = {}  # The same, as of the last commit.
         self._in_flight: asyncio.Future[dict[TopicPartition, list[Any]] | None] | None = None
         self._generation = 0  # Assignments so far: a batch read under an older one is dropped.
+        self._offsets: dict[TopicPartition, int] = {}  # The last offsets this worker committed.
         self.group = group_id(settings.app_id)
         self.partials_topic = partials_topic(settings.app_id)
         self.lock = asyncio.Lock()
@@ -324,6 +326,7 @@ class BatchIngest(Service):
             await asyncio.sleep(_RETRY_SECONDS)
             return fetched
         self._committed_read = prepared.read
+        self._offsets.update(offsets)
         self._observe(fetched, prepared.decoded, time.perf_counter() - prepared.started)
         return None
 
@@ -406,6 +409,22 @@ class BatchIngest(Service):
                 await self.producer.stop()
                 self.producer = self._new_producer()
                 await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _visible(self, partitions: Iterable[TopicPartition]) -> None:
+        """Wait until the group shows the offsets this worker last committed in these
+        partitions. A transaction's offsets become visible once the broker has written
+        its commit markers, shortly after the commit returns; the next owner must not
+        read the offsets from before it, or it would count that batch again. Bounded
+        by the session timeout."""
+        assert self.consumer is not None
+        deadline = time.monotonic() + self.detector.settings.session_timeout
+        for tp in partitions:
+            expected = self._offsets.pop(tp, None)
+            while expected is not None and time.monotonic() < deadline:
+                with contextlib.suppress(KafkaError):
+                    if (await self.consumer.committed(tp) or -1) >= expected:
+                        break
+                await asyncio.sleep(0.05)
 
     async def _reread(self) -> None:
         """Read again, in every partition this worker owns, what is not committed: from
