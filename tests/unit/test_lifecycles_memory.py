@@ -30,9 +30,10 @@ class Data(dict[str, Any]):
 @dataclass
 class Table:
     data: Data = field(default_factory=Data)
+    sent: list[str] = field(default_factory=list)
 
     def send_changelog(self, _p: int, key: str, value: Any, value_serializer: Any = None) -> None:
-        pass
+        self.sent.append(key)
 
 
 def book() -> Lifecycles:
@@ -73,3 +74,4 @@ def test_operations_of_one_rule_share_its_policy() -> None:
     first = lifecycles.policy("A.Op", "web")
     assert lifecycles.policy("B.Op", "crm") is first
     assert len(lifecycles.policies) == 1
+
