@@ -205,7 +205,11 @@ def worker_rate(
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:  # A worker's shutdown can hang; not measured.
+                proc.kill()
+                proc.wait()
 
 
 def main() -> None:
