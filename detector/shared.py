@@ -19,7 +19,9 @@ MIN_VOTERS = 3  # Fewer voting operations: no shared factor (0.0).
 MAX_WEIGHT = 100.0  # One busy operation weighs at most as much as a few others.
 LIMIT = math.log(20)  # The factor stays within 1/20 and 20 times normal.
 CLIP = 3.0**2 / 2  # One operation's say on the day's profile: at most 3 spreads' worth.
-SPREAD_FLOOR = 0.005  # As baseline.SPREAD_FLOOR: no operation is steadier than ~7%.
+VOTE_SPREAD_FLOOR = 0.04  # A day's vote: no operation is taken as steadier than ~20%/hour.
+TRICKLE = 0.1  # A holiday's office trickles: the weekend profile expects at least 10%.
+OUTLIER = 3.0  # Spreads off both profiles: the operation's own trouble, not the day's.
 BUCKET_DAYS = 12.0  # The days an hour bucket's daily EWMA (weight 0.15) averages over.
 
 
@@ -66,12 +68,20 @@ def weekend_evidence(hours: Iterable[Vote]) -> float | None:
     clipped (at 3 spreads), so one operation's incident, or an office trickling on a
     holiday, cannot decide the day. Where both profiles differ only by a common factor
     (a daytime shop at night), the hour says little; shops opening at their weekend
-    level beside quiet offices say a lot."""
+    level beside quiet offices say a lot.
+
+    Three guards against one operation deciding the day wrongly: its spread is taken as
+    at least ~20% an hour (``down`` only learns falls: an operation that stepped up has a
+    tiny one); the weekend profile expects at least ``TRICKLE`` of the weekday's (an
+    office closed at weekends trickles on a holiday, and 6 calls against 0 would read
+    as far above the weekend); and an operation off both profiles by more than
+    ``OUTLIER`` spreads (a step, its own incident) does not vote."""
     votes = []
     for calls, weekday, weekend, days_wd, days_we, spread, dispersion in hours:
         if min(weekday, weekend) < 0 or max(weekday, weekend) < MIN_EXPECTED:
             continue
-        spread = max(spread, SPREAD_FLOOR)
+        weekend = max(weekend, TRICKLE * weekday)
+        spread = max(spread, VOTE_SPREAD_FLOOR)
         sampling = dispersion / math.sqrt((calls + 0.5) * ((weekday + weekend) / 2 + 0.5))
         buckets = sum(
             (spread + dispersion / (bucket + 0.5)) / min(max(days, 1.0), BUCKET_DAYS)
@@ -87,7 +97,10 @@ def weekend_evidence(hours: Iterable[Vote]) -> float | None:
     on_weekend = _weighted_median(list(zip(weekends, weights, strict=True)))
     total = 0.0
     for (*_, variance), rd, re in zip(votes, weekdays, weekends, strict=True):
-        term = ((rd - on_weekday) ** 2 - (re - on_weekend) ** 2) / (2 * variance)
+        off_weekday, off_weekend = rd - on_weekday, re - on_weekend
+        if min(off_weekday**2, off_weekend**2) > OUTLIER**2 * variance:
+            continue
+        term = (off_weekday**2 - off_weekend**2) / (2 * variance)
         total += max(-CLIP, min(CLIP, term))
     return total
 

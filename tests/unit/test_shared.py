@@ -96,3 +96,19 @@ def test_young_weekend_buckets_weigh_less() -> None:
     holiday = [at(SHOP, 360), at(SITE, 140), at(SITE, 140), at(OFFICE, 5)]
     young = [(*v[:4], 1.0, *v[5:]) for v in holiday]
     assert 0 < evidence(young) < evidence(holiday)
+
+
+def test_an_office_trickling_on_a_holiday_argues_for_the_weekend() -> None:
+    shops = [at(SHOP, 360), at(SITE, 140), at(SITE, 140)]
+    trickle, normal = evidence([*shops, at(OFFICE, 5)]), evidence(shops)
+    assert trickle - normal == CLIP  # 5 calls against a closed weekend: a holiday trickle.
+    assert evidence([*shops, at(OFFICE, 100)]) < normal
+
+
+def test_an_operation_off_both_profiles_does_not_vote() -> None:
+    holiday = [at(SHOP, 360), at(SITE, 140), at(SITE, 140), at(SITE, 140)]
+    stepped = (0.0, 100.0, 70.0, 12.0, 8.0, 0.0, 1.0)  # Stepped up: no falls, no spread.
+    assert evidence([*holiday, at(stepped, 250)]) == evidence(holiday)
+    # Near one of them, it votes: at its weekday level, against the weekend.
+    webhook = (0.0, 100.0, 50.0, 12.0, 8.0, 0.0, 1.0)
+    assert evidence([*holiday, at(webhook, 100)]) < evidence(holiday)
