@@ -75,7 +75,8 @@ def weekend_evidence(hours: Iterable[Vote]) -> float | None:
     tiny one); the weekend profile expects at least ``TRICKLE`` of the weekday's (an
     office closed at weekends trickles on a holiday, and 6 calls against 0 would read
     as far above the weekend); and an operation off both profiles by more than
-    ``OUTLIER`` spreads (a step, its own incident) does not vote."""
+    ``OUTLIER`` spreads (a step, its own incident) does not vote; nearer, it says at
+    most what a perfect fit to one profile would."""
     votes = []
     for calls, weekday, weekend, days_wd, days_we, spread, dispersion in hours:
         if min(weekday, weekend) < 0 or max(weekday, weekend) < MIN_EXPECTED:
@@ -100,8 +101,11 @@ def weekend_evidence(hours: Iterable[Vote]) -> float | None:
         off_weekday, off_weekend = rd - on_weekday, re - on_weekend
         if min(off_weekday**2, off_weekend**2) > OUTLIER**2 * variance:
             continue
+        # No closer fit than a perfect one: beyond its weekday prediction on the side
+        # away from the weekend one (a stepped-up operation), it says no more than that.
+        most = min(CLIP, (off_weekday - off_weekend) ** 2 / (2 * variance))
         term = (off_weekday**2 - off_weekend**2) / (2 * variance)
-        total += max(-CLIP, min(CLIP, term))
+        total += max(-most, min(most, term))
     return total
 
 

@@ -112,3 +112,12 @@ def test_an_operation_off_both_profiles_does_not_vote() -> None:
     # Near one of them, it votes: at its weekday level, against the weekend.
     webhook = (0.0, 100.0, 50.0, 12.0, 8.0, 0.0, 1.0)
     assert evidence([*holiday, at(webhook, 100)]) < evidence(holiday)
+
+
+def test_no_operation_fits_a_profile_better_than_perfectly() -> None:
+    holiday = [at(SHOP, 360), at(SITE, 140), at(SITE, 140), at(SITE, 140)]
+    webhook = (0.0, 100.0, 50.0, 12.0, 8.0, 0.0, 1.0)  # Slower at weekends, not on holidays.
+    perfect = evidence([*holiday, at(webhook, 100)]) - evidence(holiday)
+    above = evidence([*holiday, at(webhook, 130)]) - evidence(holiday)
+    assert perfect < 0
+    assert math.isclose(above, perfect, rel_tol=0.05)  # Beyond its weekday level: no more.
