@@ -139,6 +139,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             internal=True,
             retention=PARTIALS_RETENTION,
             deleting=True,
+            config={"max.message.bytes": str(ingest.MAX_MESSAGE)},
         ),
     )
 

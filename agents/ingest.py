@@ -7,8 +7,9 @@ app, in the consumer group ``<app_id>-ingest``, so several workers split the par
 decodes with orjson (``detector.ingest``), aggregates with numpy into partial counts per
 operation (``detector.partials``), and in one transaction sends:
 
-- the partial counts, one message per partition of ``<app_id>-partials`` (the ``fold``
-  agent merges them into ``window-counts``),
+- the partial counts, per partition of ``<app_id>-partials`` one message or, for a
+  batch of many operations, a few of about 512 KiB (the ``fold`` agent merges them
+  into ``window-counts``),
 - dead letters, re-keyed messages and the operation log of failed calls,
 - the batch's consumed offsets (``send_offsets_to_transaction``).
 
@@ -71,6 +72,12 @@ _LOG_LIMIT = _LogLimit(10.0)
 
 def group_id(app_id: str) -> str:
     return f"{app_id}-ingest"
+
+
+MAX_MESSAGE = 8 << 20
+"""The largest partials message: the producer's limit and the partials topic's
+``max.message.bytes``; one operation's partial with many lifecycle events may pass the
+usual 512 KiB of a message (``detector.partials.MESSAGE_BUDGET``)."""
 
 
 def partials_topic(app_id: str) -> str:
@@ -163,7 +170,7 @@ class BatchIngest(Service):
             transaction_timeout_ms=int(settings.session_timeout * 1000),
             linger_ms=5,
             max_batch_size=1 << 20,
-            max_request_size=8 << 20,
+            max_request_size=MAX_MESSAGE,
         )
 
     async def on_start(self) -> None:
@@ -262,12 +269,13 @@ class BatchIngest(Service):
     def _messages(
         self, items: list[partial_counts.Partial], caught_up: dict[int, bool], decoded: DecodedBatch
     ) -> list[_Message]:
-        """The partial counts (one message per partition of the partials topic), dead
+        """The partial counts (a message or a few per partition of the partials topic), dead
         letters, re-keyed calls and the operation log of a batch."""
         grouped = partial_counts.by_partition(items, self._partition_of)
         out: list[_Message] = [
-            (self.partials_topic, None, partial_counts.encode(group, caught_up), [], None, p)
+            (self.partials_topic, None, body, [], None, p)
             for p, group in grouped.items()
+            for body in partial_counts.encode(group, caught_up)
         ]
         out.extend((*extra, None) for extra in self._extras(decoded))
         return out
@@ -360,7 +368,7 @@ class BatchIngest(Service):
             flags[tp.partition] = highwater is not None and position >= highwater
         if not flags:
             return
-        body = partial_counts.encode([], flags)
+        [body] = partial_counts.encode([], flags)
         try:
             async with self.producer.transaction():
                 sends = [

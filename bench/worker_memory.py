@@ -131,9 +131,6 @@ def main() -> None:
         "DETECTOR_DATA_DIR": str(data),
         "DETECTOR_MAX_OPERATIONS": str(args.operations * 2),
         "DETECTOR_MAX_OPERATIONS_PER_INTEGRATION": str(args.operations * 2),
-        # A batch's partial counts go out as one message per partition, which must stay
-        # under the broker's 1 MB limit: about 10,000 new operations per batch do not.
-        "DETECTOR_BATCH_SIZE": "2000",
         "DETECTOR_WINDOW_SECONDS": "10",
         "DETECTOR_GRACE_SECONDS": "2",
         "DETECTOR_LOG_LEVEL": "info" if args.log else "warn",

@@ -110,12 +110,32 @@ def by_partition(
     return out
 
 
-def encode(items: list[Partial], caught_up: dict[int, bool]) -> bytes:
-    """One message of the partials topic. ``caught_up``, per source partition: whether the
-    ingest has read it to its end (the evaluator may then close windows by wall clock)."""
-    return orjson.dumps(
-        {"c": [[p, c] for p, c in caught_up.items()], "o": [p.to_json() for p in items]}
-    )
+MESSAGE_BUDGET = 512 << 10
+"""Bytes of partials per message: well under the broker's default 1 MB record limit, so
+a batch of many new operations is several messages, never one the broker refuses."""
+
+
+def encode(
+    items: list[Partial], caught_up: dict[int, bool], budget: int = MESSAGE_BUDGET
+) -> list[bytes]:
+    """The messages of the partials topic for one partition: ``items`` split so each
+    holds about ``budget`` bytes (an operation's partial is never split: each is applied
+    once on its own), at least one message. ``caught_up``, per source partition: whether
+    the ingest has read it to its end (the evaluator may then close windows by wall
+    clock); every message carries it."""
+    head = b'{"c":' + orjson.dumps([[p, c] for p, c in caught_up.items()]) + b',"o":['
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for item in items:
+        part = orjson.dumps(item.to_json())
+        if chunk and size + len(part) > budget:
+            out.append(head + b",".join(chunk) + b"]}")
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part) + 1
+    out.append(head + b",".join(chunk) + b"]}")
+    return out
 
 
 def decode(raw: bytes) -> tuple[list[Partial], dict[int, bool]]:

@@ -1,6 +1,7 @@
 """Fixtures for tests against the real broker: the broker itself (started by the shared
 script when none is listening, and stopped again by the session that started it),
-unique names per test, a producer, and the worker as a real subprocess."""
+unique names per test (their topics deleted after it), a producer, and the worker as a
+real subprocess."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("DETECTOR_TEST_BROKER", "127.0.0.1:9092")
@@ -69,9 +71,37 @@ def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
     broker.run("stop")
 
 
+async def _delete_topics_named(kafka: str, part: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if part in t]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-def unique() -> str:
-    return uuid.uuid4().hex[:10]
+def unique(kafka: str) -> Iterator[str]:
+    """A name part for one test's topics and app id; its topics are deleted after the
+    test, so a long-lived development broker does not gather thousands of partitions."""
+    part = uuid.uuid4().hex[:10]
+    yield part
+    # In a thread of its own: the fixture may be torn down inside the test's event loop.
+    failed: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            asyncio.run(_delete_topics_named(kafka, part))
+        except Exception as exc:  # A failed clean-up is not the test's failure.
+            failed.append(exc)
+
+    thread = threading.Thread(target=delete)
+    thread.start()
+    thread.join(60)
+    if failed:
+        print(f"could not delete the topics of {part}: {failed[0]!r}", file=sys.stderr)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
 from tests.integration.conftest import WorkerProcess, eventually
@@ -281,3 +282,44 @@ async def test_operations_past_the_caps_are_dead_lettered(
     got = await dead_letters(kafka, f"{topic}.invalid", 3)
     assert {dict(m.headers)["x-detector-reason"] for m in got} == {b"too_many_operations"}
     assert {m.key for m in got} == {b"Order.2", b"Order.3", b"Pos.Sale"}
+
+
+async def test_a_batch_of_ten_thousand_new_operations_is_counted(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> None:
+    """Their partial counts once made one message over the broker's 1 MB limit: refused
+    for ever, the batch read again and again, and ingest stopped."""
+    n = 12_000
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    # One partition, all sent before the worker starts: one batch, one partials message.
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    now = time.time()
+    for i in range(n):
+        name = f"Order.{i:05d}.{'x' * 80}"
+        event = {"operation": name, "integration": "shop", "status": "ok", "timestamp": now}
+        await producer.send(topic, key=name.encode(), value=orjson.dumps(event))
+    await producer.flush()
+    worker = start_worker(
+        DETECTOR_PARTITIONS="1",
+        DETECTOR_MAX_OPERATIONS=str(2 * n),
+        DETECTOR_MAX_OPERATIONS_PER_INTEGRATION=str(2 * n),
+        DETECTOR_METRICS_MAX_OPERATIONS=str(2 * n),
+    )
+
+    def counted() -> None:
+        try:
+            m = scrape(worker.url)
+        except OSError as exc:  # A scrape may time out while 12,000 new operations are judged.
+            raise AssertionError(f"/metrics did not answer: {exc!r}") from exc
+        calls = [v for (name, _), v in m.items() if name == "detector_operation_calls_total"]
+        assert (len(calls), sum(calls)) == (n, n)
+
+    await eventually(counted, within=90)

@@ -17,9 +17,10 @@ def test_the_original_bytes_with_why_and_from_where() -> None:
     assert headers["x-detector-error"] == error.detail[:1000].encode()
     assert headers["x-detector-source"] == b"calls/3/17"
     assert "x-detector-truncated" not in headers
-    assert dict(dead_letter(None, b"", error, http_source("shop", 4)).headers)[
-        "x-detector-source"
-    ] == b"http/shop/4"
+    assert (
+        dict(dead_letter(None, b"", error, http_source("shop", 4)).headers)["x-detector-source"]
+        == b"http/shop/4"
+    )
 
 
 def test_a_value_too_large_for_kafka_is_cut_and_says_its_size() -> None:

@@ -74,4 +74,3 @@ def test_operations_of_one_rule_share_its_policy() -> None:
     first = lifecycles.policy("A.Op", "web")
     assert lifecycles.policy("B.Op", "crm") is first
     assert len(lifecycles.policies) == 1
-

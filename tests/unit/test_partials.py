@@ -37,10 +37,29 @@ def test_partials_carry_every_call_the_source_offsets_and_the_watermark() -> Non
         (60, 1, 0),
         (120, 1, 1),
     ]
-    raw = partials.encode(items, {0: True, 1: False})
+    [raw] = partials.encode(items, {0: True, 1: False})
     back, caught_up = partials.decode(raw)
     assert caught_up == {0: True, 1: False}
     assert [p.to_json() for p in back] == [p.to_json() for p in items]
+
+
+def test_a_batch_of_many_new_operations_is_split_into_messages_under_the_budget() -> None:
+    # Ten thousand new names in one batch made one message over the broker's 1 MB limit,
+    # refused for ever, and ingest stopped.
+    records = [record(f"Op.{i:05d}-{'x' * 60}", i % 2, i, 61.0 + i % 50) for i in range(10_000)]
+    items = partials.partials(decode_batch(records), 60, {0: 9_998, 1: 9_999})
+    budget = 64 << 10
+    messages = partials.encode(items, {0: False, 1: True}, budget)
+    assert len(messages) > 1
+    assert all(len(m) <= budget + 1024 for m in messages)
+    back = [partials.decode(m) for m in messages]
+    assert all(caught_up == {0: False, 1: True} for _, caught_up in back)
+    assert [p.to_json() for got, _ in back for p in got] == [p.to_json() for p in items]
+
+
+def test_no_partials_is_still_one_message_telling_the_flags() -> None:
+    [raw] = partials.encode([], {3: True})
+    assert partials.decode(raw) == ([], {3: True})
 
 
 def test_a_partial_delivered_again_is_not_counted_again() -> None:
