@@ -18,6 +18,7 @@ from collections import defaultdict
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from detector.lifecycle import records
 from detector.lifecycle.tracker import Lifecycle, Policy
 from tables import inflight
 from tables.inflight import SEPARATOR, event_key
@@ -79,25 +80,35 @@ class Lifecycles:
         for operation in {*stored, wanted}:
             raw = self.table.data.get(operation)
             events = stored.get(operation, [])
-            life = None
-            if raw is not None:
-                life = restore(inflight.NAME, operation, raw, partial(_lifecycle, events=events))
-            life = life or Lifecycle()
-            life.changed = {}
+            if raw is None:  # Never stored, or killed before its first save was.
+                life = Lifecycle().take(events)
+            else:
+                decode = partial(_lifecycle, events=events)
+                life = restore(inflight.NAME, operation, raw, decode) or Lifecycle(changed={})
             self.known[operation] = life
             if life.overflow:
                 self.overflow.setdefault(operation, life.overflow)
         self.scanned = True
 
     def save(self, operation: str, partition: int, integration: str | None) -> None:
-        """Store what changed: the events (deleted when finished) and the rest."""
+        """Store what changed: the events, then the rest (with the number of saves),
+        then the deletions of finished events (``detector.lifecycle.records``: a kill
+        part-way leaves event records the next worker undoes)."""
         life = self.known.get(operation)
         if life is None:
             return
+        life.saves += 1
+        finished = []
         for event_id, event in life.drain().items():
-            value = None if event is None else inflight.encode(event.to_list())
-            self._write(partition, event_key(operation, event_id), value)
+            key = event_key(operation, event_id)
+            value = None if event is None else event.to_list()
+            record = records.record(value, life.saves, self._before(key, life.saves - 1))
+            self._write(partition, key, inflight.encode(record))
+            if event is None:
+                finished.append(key)
         self._write(partition, operation, inflight.encode(life.to_dict()))
+        for key in finished:
+            self._write(partition, key, None)
         metrics = self.detector.metrics
         metrics.set_inflight(operation, integration or "", life.in_flight)
         new = life.overflow - self.overflow.get(operation, 0)
@@ -107,6 +118,14 @@ class Lifecycles:
             self.overflow[operation] = life.overflow
         if not (life.open or life.retrying or life.given_up):
             del self.known[operation]  # Stored whole: read back when next needed.
+
+    def _before(self, key: str, saves: int) -> list[Any] | None:
+        """An event's value as of the operation's last save (None: none)."""
+        stored = self.table.data.get(key)
+        if stored is None:
+            return None
+        raw = self.detector.quarantine.decode(inflight.NAME, key, stored, inflight.decode)
+        return None if raw is None else records.value(raw, saves)
 
     def _write(self, partition: int, key: str, value: Any) -> None:
         """Put (None: delete) a key, remembering the write until it is acknowledged."""

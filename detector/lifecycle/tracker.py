@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from detector import wording
 from detector.events import OperationCall
+from detector.lifecycle import records
 from detector.lifecycle.durations import Durations
 from detector.lifecycle.history import FailureDays, Streak, extend, recurring
 from detector.opconfig import Rule
@@ -138,6 +139,7 @@ class Lifecycle:
     # again after a crash is applied once (``detector.lifecycle.batch.apply_once``).
     applied: dict[int, int] = field(default_factory=dict)
     last: list[Any] = field(default_factory=list)  # [sources, [[start, *counts], ...]]
+    saves: int = 0  # Times stored: event records ahead of it are undone (``records``).
     # Events changed since the last ``drain`` (None: gone), for the shell's table.
     changed: dict[str, Event | None] | None = None
 
@@ -409,6 +411,7 @@ class Lifecycle:
             "p": {b: s.to_list() for b, s in self.pending.items()},
             "ap": [[p, o] for p, o in self.applied.items()],
             "l": self.last,
+            "v": self.saves,
         }
 
     @classmethod
@@ -427,10 +430,25 @@ class Lifecycle:
             pending={int(b): Snapshot.from_list(s) for b, s in raw["p"].items()},
             applied={int(p): int(o) for p, o in raw.get("ap", [])},
             last=list(raw.get("l", [])),
+            saves=int(raw.get("v", 0)),
         )
+        return self.take(events)
+
+    def take(self, events: list[tuple[str, list[Any]]]) -> Lifecycle:
+        """Put the table's event records in place as of this lifecycle's saves. Those to
+        write again are noted as changed: records ahead of it (undone here, and on the
+        broker once written again) and finished events whose deletion was not sent."""
+        self.changed = {}
+        restored: list[tuple[str, Event]] = []
+        for event_id, raw in events:
+            value = records.value(raw, self.saves)
+            event = None if value is None else Event.from_list(value)
+            if event is not None:
+                restored.append((event_id, event))
+            if event is None or records.ahead(raw, self.saves):
+                self.changed[event_id] = event
         homes = {"retrying": self.retrying, "gave_up": self.given_up}
-        for event_id, value in sorted(events, key=lambda kv: (kv[1][2], kv[0])):
-            event = Event.from_list(value)
+        for event_id, event in sorted(restored, key=lambda kv: (kv[1].since, kv[0])):
             homes.get(event.phase, self.open)[event_id] = event
         return self
 
