@@ -8,21 +8,16 @@ stored); it must end where a worker that never died ends, with the same counts."
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
 
 from agents.lifecycle import Lifecycles
-from agents.metrics import PipelineMetrics
-from agents.quarantine import Quarantine
-from detector.engine import Engine
 from detector.ingest import decode_batch
 from detector.lifecycle.batch import apply_once, rows
-from detector.opconfig import DetectionConfig
 from tests.unit.test_lifecycle import MIXED, POLICY, T0, mixed_records
+from tests.unit.test_lifecycles_memory import book
 
 
 class Changelog:
@@ -45,19 +40,6 @@ class Changelog:
             else:
                 table.data[key] = value
         return table
-
-
-def book(table: Changelog) -> Lifecycles:
-    metrics = PipelineMetrics(CollectorRegistry())
-    detector: Any = SimpleNamespace(
-        inflight=table,
-        metrics=metrics,
-        quarantine=Quarantine(metrics.quarantined),
-        engine=Engine(DetectionConfig()),
-        settings=SimpleNamespace(window_seconds=60, inflight_cap=100_000),
-        detection=DetectionConfig(),
-    )
-    return Lifecycles(detector)
 
 
 def fold(lifecycles: Lifecycles, handed: list[Any], sources: dict[int, int]) -> list[int]:

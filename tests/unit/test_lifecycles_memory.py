@@ -36,10 +36,10 @@ class Table:
         self.sent.append(key)
 
 
-def book() -> Lifecycles:
+def book(table: Any = None) -> Lifecycles:
     metrics = PipelineMetrics(CollectorRegistry())
     detector: Any = SimpleNamespace(
-        inflight=Table(),
+        inflight=Table() if table is None else table,
         metrics=metrics,
         quarantine=Quarantine(metrics.quarantined),
         engine=Engine(DetectionConfig()),
