@@ -16,24 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-import orjson
 from faust.serializers import codecs
 from faust.types import EventT
 
-NAME = "orjson"
 CHECKED = "checked-json"
 log = logging.getLogger(__name__)
 
 OnBadRecord = Callable[[str, str, str], None]
 """(table, key as text, what is wrong): a changelog record kept out of the table."""
-
-
-class OrjsonCodec(codecs.Codec):
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-
-    def _loads(self, s: bytes) -> Any:
-        return orjson.loads(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +48,6 @@ class CheckedJsonCodec(codecs.Codec):
             return Undecodable(bytes(s), f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
-codecs.register(NAME, OrjsonCodec())
 codecs.register(CHECKED, CheckedJsonCodec())
 
 
@@ -124,7 +113,7 @@ def keyed_table(
             default=None,
             beacon=app.tables.beacon,
             partitions=partitions,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=NAME),
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=CHECKED),
             help=help,
             packed=packed,
             **options,
