@@ -20,6 +20,7 @@ from agents.metrics import PipelineMetrics
 from agents.progress import IngestProgress
 from agents.quarantine import Quarantine
 from agents.settings import Settings
+from detector.cardinality import Roster
 from detector.engine import Engine
 from detector.opconfig import DetectionConfig
 from detector.status import StatusChange
@@ -67,10 +68,14 @@ class Detector:
     # Held while operations are judged (fold agent, evaluator timer): one at a time.
     judging: asyncio.Lock = field(default_factory=asyncio.Lock)
     quarantine: Quarantine = field(init=False)
+    # The operations this worker tracks, against the caps: ingest admits, eviction frees.
+    roster: Roster = field(init=False)
     lifecycles: Lifecycles = field(init=False)  # Set by app.build, over the two tables.
 
     def __post_init__(self) -> None:
         self.quarantine = Quarantine(self.metrics.quarantined)
+        settings = self.settings
+        self.roster = Roster(settings.max_operations, settings.max_operations_per_integration)
 
     def log_url(self, change: StatusChange, now: float) -> str:
         """The signed link to the log around a change, as mails and the dashboard give it."""

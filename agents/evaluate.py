@@ -159,12 +159,13 @@ def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int
 def evict(detector: Detector, operation: str, partition: int, integration: str | None) -> None:
     """Forget an idle operation: its table records and its events in flight (deleted
     keys: tombstones, so compaction drops them from the changelogs too), its cached rule
-    and lifecycle, and its metric series; it comes back as a new operation if it is ever
-    called again."""
+    and lifecycle, its place under the caps, and its metric series; it comes back as a
+    new operation if it is ever called again."""
     for table in (detector.counts, detector.models, detector.summaries):
         delete(table, partition, operation)
     detector.lifecycles.evict(operation, partition)
     detector.engine.forget(operation)
+    detector.roster.drop(operation)
     detector.metrics.forget(operation, integration or "")
     detector.metrics.evicted.inc()
     log.info(

@@ -39,7 +39,6 @@ from mode import Service
 from agents import oplog
 from agents.deadletter import dead_letter, kafka_source
 from detector import partials as partial_counts
-from detector.cardinality import Roster
 from detector.errors import ConfigError, DecodeError
 from detector.ingest import DecodedBatch, RawRecord, Records, decode_batch
 from tables import counts as counts_table
@@ -145,7 +144,6 @@ class BatchIngest(Service):
         self.detector = detector
         settings = detector.settings
         self.limits = settings.limits
-        self.roster = Roster(settings.max_operations, settings.max_operations_per_integration)
         # Newest event time read per source partition, before the batch at hand: bounds
         # what is late for an operation seen for the first time.
         self._read: dict[int, float] = {}
@@ -287,7 +285,7 @@ class BatchIngest(Service):
         its ingest admits: with several workers, the table partitions and the calls
         partitions a worker owns can differ, so the caps hold per worker approximately."""
         counts = self.detector.counts.data
-        roster = self.roster
+        roster = self.detector.roster
         if not roster.operations and counts:
             items = list(counts.items())
             restore = self.detector.quarantine.decode

@@ -26,6 +26,14 @@ class Roster:
         self.operations = dict(tracked)
         self.per_integration = Counter(self.operations.values())
 
+    def drop(self, operation: str) -> None:
+        """An operation forgotten (idle, evicted): its place is free again."""
+        if operation in self.operations:
+            integration = self.operations.pop(operation)
+            self.per_integration[integration] -= 1
+            if not self.per_integration[integration]:
+                del self.per_integration[integration]
+
     def refuse(
         self, operations: Iterable[str], integrations: Mapping[str, str | None]
     ) -> dict[str, str]:

@@ -27,6 +27,17 @@ def test_sync_starts_over_from_the_tables() -> None:
     assert set(roster.refuse(["D"], {})) == {"D"}
 
 
+def test_a_dropped_operation_frees_its_place_under_both_caps() -> None:
+    roster = Roster(max_operations=2, max_per_integration=1)
+    roster.refuse(["A", "B"], {"A": "web", "B": "pos"})
+    assert set(roster.refuse(["C"], {"C": "crm"})) == {"C"}
+    roster.drop("A")  # Evicted: idle for DETECTOR_IDLE_DAYS.
+    roster.drop("Unknown")
+    assert roster.refuse(["C"], {"C": "web"}) == {}
+    assert set(roster.refuse(["A"], {"A": "web"})) == {"A"}  # Back, but now over the caps.
+    assert dict(roster.per_integration) == {"web": 1, "pos": 1}
+
+
 @given(
     st.integers(1, 20),
     st.integers(1, 20),
@@ -34,8 +45,10 @@ def test_sync_starts_over_from_the_tables() -> None:
 )
 def test_the_caps_always_hold(cap: int, per: int, calls: list[tuple[str, str | None]]) -> None:
     roster = Roster(max_operations=cap, max_per_integration=per)
-    for operation, integration in calls:
+    for n, (operation, integration) in enumerate(calls):
         roster.refuse([operation], {operation: integration})
+        if n % 3 == 2:
+            roster.drop(operation)
     assert len(roster.operations) <= cap
     assert all(n <= per for n in roster.per_integration.values())
     assert sum(roster.per_integration.values()) == len(roster.operations)

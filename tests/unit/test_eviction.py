@@ -12,7 +12,7 @@ from agents.evaluate import evict
 from agents.lifecycle import Lifecycles
 from agents.metrics import PipelineMetrics
 from agents.quarantine import Quarantine
-from detector.cardinality import idle
+from detector.cardinality import Roster, idle
 from detector.engine import Engine
 from detector.lifecycle.tracker import Event, Lifecycle
 from detector.opconfig import DetectionConfig
@@ -54,7 +54,10 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
     }
     inflight = Table({"Old.Op": encode(Lifecycle().to_dict()), "Live.Op": b"", **old_events})
     engine = Engine(DetectionConfig())
+    roster = Roster(max_operations=2, max_per_integration=2)
+    assert roster.refuse(["Old.Op", "Live.Op"], {"Old.Op": "web", "Live.Op": "web"}) == {}
     detector: Any = SimpleNamespace(
+        roster=roster,
         counts=tables[0],
         models=tables[1],
         summaries=tables[2],
@@ -76,6 +79,7 @@ def test_evict_tombstones_the_records_and_drops_the_series() -> None:
     assert {v for _, _, v in inflight.sent} == {None}
     assert "Old.Op" not in detector.lifecycles.known
     assert "Old.Op" not in engine._rules
+    assert roster.refuse(["New.Op"], {"New.Op": "web"}) == {}  # Its place under the caps.
     text = generate_latest(registry).decode()
     assert 'operation="Old.Op"' not in text
     assert 'detector_inflight_events{integration="web",operation="Live.Op"} 2.0' in text
