@@ -22,6 +22,7 @@ from agents.notify.reload import SubscriptionsFile
 from agents.notify.retry import Backoff
 from agents.notify.settings import NotifySettings
 from agents.notify.webhook import WebhookNotifier
+from agents.progress import recovered
 from tables import notifications
 
 
@@ -49,6 +50,7 @@ def register(
         table=notifications.declare(app, partitions),
         flush=app.producer.flush,
         links=links,
+        restored=lambda: recovered(app),
     )
 
     @app.agent(status_topic, name="notify-route")

@@ -46,6 +46,9 @@ class Notify:
     # Waits until the table's changelog writes are on the broker (the producer's flush).
     flush: Callable[[], Awaitable[None]]
     links: LinkMaker
+    # Whether the table is restored from its changelog: before that, a recipient's
+    # state may lack the later record that says a notification was already sent.
+    restored: Callable[[], bool]
 
     def notifier(self, recipient: str) -> Notifier:
         if recipient.startswith(ALERTMANAGER_PREFIX):
@@ -77,7 +80,11 @@ def _state(notify: Notify, recipient: str) -> RecipientState | None:
 
 async def flush_all(notify: Notify, now: float) -> None:
     """Send every recipient's due notification, concurrently: one slow or failing
-    recipient does not hold up the others."""
+    recipient does not hold up the others. Nothing while the table is being restored:
+    half-restored state would send again what was told, and its writes would race the
+    records still being read back."""
+    if not notify.restored():
+        return
     due: list[Notification] = []
     subs = notify.subscriptions.current
     for recipient in list(notify.table.data):

@@ -68,7 +68,9 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Notify:
+def notify(
+    tmp_path: Path, registry: CollectorRegistry, channel: Channel, restored: bool = True
+) -> Notify:
     path = tmp_path / "subs.yaml"
     path.write_text(SUBS, encoding="utf-8")
     return Notify(
@@ -83,6 +85,7 @@ def notify(tmp_path: Path, registry: CollectorRegistry, channel: Channel) -> Not
         table=Table(),
         flush=_nothing,
         links=LinkMaker("http://dash", b"k", links.LinkRule()),
+        restored=lambda: restored,
     )
 
 
@@ -120,6 +123,19 @@ async def test_sent_once_with_metrics_and_a_signed_link(
     count = "detector_notification_latency_seconds_count"
     assert registry.get_sample_value(count, {"channel": "email"}) == 1
     assert n.table.data["mailto:ops@example.com"]["p"] == 1
+
+
+async def test_nothing_is_sent_while_the_table_is_being_restored(
+    tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    channel = Channel()
+    n = notify(tmp_path, registry, channel, restored=False)
+    take(n, "mailto:ops@example.com", 0, change().model_dump_json().encode(), T0)
+    await flush_all(n, T0 + 60)
+    assert channel.delivered == []
+    n.restored = lambda: True
+    await flush_all(n, T0 + 61)
+    assert len(channel.delivered) == 1
 
 
 async def test_temporary_failures_back_off_then_deliver(
