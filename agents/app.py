@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from agents import evaluate, fold, health, ingest, oplog, web_metrics
 from agents.consistency import ReadCommittedApp
 from agents.context import Detector, Topics
-from agents.files import read_yaml
+from agents.files import load_detection_config
 from agents.lifecycle import Lifecycles
 from agents.links import LinkMaker
 from agents.logs import Repeats, quiet_repeats
@@ -32,21 +32,12 @@ from agents.web.auth import Auth
 from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
-from detector.opconfig import DetectionConfig, parse_detection_config
 from tables import counts, inflight, models, summaries
 
 log = logging.getLogger(__name__)
 
 # Partial counts are read within seconds; a day covers any outage of the fold agent.
 PARTIALS_RETENTION = 86400.0
-
-
-def load_detection_config(settings: Settings) -> DetectionConfig:
-    """The detection rules file, or the defaults; a mistake fails at start."""
-    path = settings.detection_config
-    if path is None:
-        return DetectionConfig()
-    return parse_detection_config(read_yaml(path, "detection rules"), str(path))
 
 
 def _retained(app: faust.App, settings: Settings, name: str) -> Any:

@@ -88,8 +88,8 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from agents.app import load_detection_config
     from agents.commands import run_replay
+    from agents.files import load_detection_config
     from detector.cardinality import Roster
 
     settings = load_settings(**({"detection_config": args.config} if args.config else {}))

@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
+from agents.settings import Settings
 from detector.errors import ConfigError
+from detector.opconfig import DetectionConfig, parse_detection_config
 
 
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
@@ -26,3 +28,11 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the {what} file must be a mapping at the top level")
     return data
+
+
+def load_detection_config(settings: Settings) -> DetectionConfig:
+    """The detection rules file, or the defaults; a mistake fails at start."""
+    path = settings.detection_config
+    if path is None:
+        return DetectionConfig()
+    return parse_detection_config(read_yaml(path, "detection rules"), str(path))

@@ -8,6 +8,7 @@ the file never sees half of it.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import tempfile
@@ -24,8 +25,6 @@ from detector.access import User, Users, parse_users, token_digest
 from detector.errors import ConfigError
 
 _HASHER = PasswordHasher()
-# Verified when the user is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY = _HASHER.hash(secrets.token_hex(16))
 MIN_PASSWORD = 12
 
 
@@ -35,14 +34,23 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+@functools.cache
+def dummy_hash() -> str:
+    """Verified when the user is unknown, so a wrong name costs as long as a wrong
+    password. Made on first use (the worker warms it at start), not at import: hashing
+    takes a noticeable share of a second and every ``detector`` command imports this."""
+    return _HASHER.hash(secrets.token_hex(16))
+
+
 def check_password(user: User | None, password: str) -> bool:
     """True if ``password`` is ``user``'s; as slow for an unknown user or no password."""
-    stored = user.password if user is not None and user.password else _DUMMY
+    dummy = dummy_hash()
+    stored = user.password if user is not None and user.password else dummy
     try:
         ok = _HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-    return ok and stored is not _DUMMY
+    return ok and stored is not dummy
 
 
 def read_users(path: Path) -> Users:
@@ -58,6 +66,7 @@ class UsersFile(WatchedFile[Users]):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
+        dummy_hash()  # Before the first login, so an unknown name is never quicker.
 
     def parse(self) -> Users:
         return read_users(self.path)
