@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from agents.progress import CatchUp, recovered
+from detector import checkpoints
 from detector.cardinality import idle
 from detector.replay import settle_all
 from detector.state import OperationState
@@ -25,7 +26,7 @@ from detector.windows import OperationWindows, closed_until
 from tables import counts as counts_table
 from tables import models as models_table
 from tables import summaries as summaries_table
-from tables.writes import delete, put
+from tables.writes import delete, drain, put
 
 if TYPE_CHECKING:
     from agents.context import Detector
@@ -97,7 +98,8 @@ async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> No
             hours_closed[operation] = (state, partition)
         if n % _YIELD_EVERY == _YIELD_EVERY - 1:
             await asyncio.sleep(0)  # Let /metrics, the dashboard and ingest run meanwhile.
-    settle_hours(detector, hours_closed)
+            await drain(detector.app)
+    await settle_hours(detector, hours_closed)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)
 
 
@@ -141,19 +143,24 @@ def _windows(detector: Detector, operation: str) -> OperationWindows | None:
     return detector.quarantine.decode(counts_table.NAME, operation, raw, counts_table.decode)
 
 
-def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int]]) -> None:
+async def settle_hours(detector: Detector, closed: dict[str, tuple[OperationState, int]]) -> None:
     """Judge the hours the operations just closed against the business-wide factor of
     each hour, as replay does (``detector.replay.settle_all``), and store them again.
 
     The factor is estimated from the operations this worker owns that closed the hour
     in the same evaluation: with one worker (and in replay), all of them. With several
     workers, each estimates it from its own partitions' operations, which is the same
-    median on fewer votes; below three voters there is no shared factor."""
+    median on fewer votes; below three voters there is no shared factor.
+
+    Every settled model is stored (a checkpoint), so a restarted worker never settles
+    an hour again with only some of its voters."""
     if not closed:
         return
     settle_all(detector.engine, {op: state for op, (state, _) in closed.items()})
-    for operation, (state, partition) in closed.items():
+    for n, (operation, (state, partition)) in enumerate(closed.items()):
         put(detector.models, partition, operation, models_table.encode(state))
+        if n % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await drain(detector.app)
 
 
 def evict(detector: Detector, operation: str, partition: int, integration: str | None) -> None:
@@ -178,8 +185,9 @@ def evict(detector: Detector, operation: str, partition: int, integration: str |
 async def advance_operation(
     detector: Detector, operation: str, windows: OperationWindows, until: int, now: float
 ) -> OperationState | None:
-    """Judge the operation's windows up to ``until``; publish and store what changed.
-    The state after that (as stored when there was nothing new; None if none yet)."""
+    """Judge the operation's windows up to ``until``; publish what changed, and store
+    the state (sent to the changelogs at a change or a checkpoint, ``detector.checkpoints``;
+    in memory otherwise). The state after that (None if none yet)."""
     raw = detector.models.data.get(operation)
     before = (
         detector.quarantine.decode(models_table.NAME, operation, raw, models_table.decode)
@@ -198,16 +206,25 @@ async def advance_operation(
     if state is None:
         book.save(operation, windows.partition, windows.integration)
         return None
+    settings = detector.settings
+    every = checkpoints.interval(
+        settings.checkpoint_seconds, settings.window_seconds, settings.window_retention_seconds
+    )
+    before_boundary = None if before is None else before.last_boundary
+    store = bool(changes) or checkpoints.due(
+        operation, before_boundary, state.last_boundary, settings.window_seconds, every
+    )
     detected_at = datetime.fromtimestamp(now, tz=UTC)
     for change in changes:
         stamped = {"detected_at": detected_at, "log_url": detector.log_url(change, now)}
         await _publish(detector, change.model_copy(update=stamped))
     # Published first, stored second: a crash in between re-publishes the same change
     # ids after the restart, which consumers dedupe; the reverse could lose a change.
-    put(detector.models, windows.partition, operation, models_table.encode(state))
-    book.save(operation, windows.partition, windows.integration)
+    put(detector.models, windows.partition, operation, models_table.encode(state), store)
+    book.save(operation, windows.partition, windows.integration, store)
     summary = _summary(detector, operation, windows, state, changes)
-    put(detector.summaries, windows.partition, operation, summaries_table.encode(summary))
+    encoded = summaries_table.encode(summary)
+    put(detector.summaries, windows.partition, operation, encoded, store)
     return state
 
 

@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from detector.lifecycle import records
-from detector.lifecycle.tracker import Lifecycle, Policy
+from detector.lifecycle.tracker import Event, Lifecycle, Policy
 from tables import inflight
 from tables.inflight import SEPARATOR, event_key
 from tables.writes import delete, put
@@ -90,25 +90,20 @@ class Lifecycles:
                 self.overflow.setdefault(operation, life.overflow)
         self.scanned = True
 
-    def save(self, operation: str, partition: int, integration: str | None) -> None:
-        """Store what changed: the events, then the rest (with the number of saves),
-        then the deletions of finished events (``detector.lifecycle.records``: a kill
-        part-way leaves event records the next worker undoes)."""
+    def save(
+        self, operation: str, partition: int, integration: str | None, send: bool = True
+    ) -> None:
+        """Store what changed. Not ``send`` (judged between checkpoints,
+        ``detector.checkpoints``) and no event changed: in memory only, the changelog
+        keeps the last checkpoint."""
         life = self.known.get(operation)
         if life is None:
             return
-        life.saves += 1
-        finished = []
-        for event_id, event in life.drain().items():
-            key = event_key(operation, event_id)
-            value = None if event is None else event.to_list()
-            record = records.record(value, life.saves, self._before(key, life.saves - 1))
-            self._write(partition, key, inflight.encode(record))
-            if event is None:
-                finished.append(key)
-        self._write(partition, operation, inflight.encode(life.to_dict()))
-        for key in finished:
-            self._write(partition, key, None)
+        events = life.drain()
+        if send or events:
+            self._store(operation, partition, life, events)
+        else:
+            put(self.table, partition, operation, inflight.encode(life.to_dict()), send=False)
         metrics = self.detector.metrics
         metrics.set_inflight(operation, integration or "", life.in_flight)
         new = life.overflow - self.overflow.get(operation, 0)
@@ -118,6 +113,25 @@ class Lifecycles:
             self.overflow[operation] = life.overflow
         if not (life.open or life.retrying or life.given_up):
             del self.known[operation]  # Stored whole: read back when next needed.
+
+    def _store(
+        self, operation: str, partition: int, life: Lifecycle, events: dict[str, Event | None]
+    ) -> None:
+        """The events, then the rest (with the number of saves), then the deletions of
+        finished events (``detector.lifecycle.records``: a kill part-way leaves event
+        records the next worker undoes)."""
+        life.saves += 1
+        finished = []
+        for event_id, event in events.items():
+            key = event_key(operation, event_id)
+            value = None if event is None else event.to_list()
+            record = records.record(value, life.saves, self._before(key, life.saves - 1))
+            self._write(partition, key, inflight.encode(record))
+            if event is None:
+                finished.append(key)
+        self._write(partition, operation, inflight.encode(life.to_dict()))
+        for key in finished:
+            self._write(partition, key, None)
 
     def _before(self, key: str, saves: int) -> list[Any] | None:
         """An event's value as of the operation's last save (None: none)."""

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         ge=60,
         description="How long a window keeps counting late events (event time).",
     )
+    checkpoint_seconds: int = Field(
+        300,
+        ge=0,
+        description="Most seconds of judged windows an operation's stored state (model, "
+        "summary, lifecycle) lags behind between status changes; a restarted worker judges "
+        "them again. 0: stored at every window end. At most half the window retention.",
+    )
     grace_seconds: float = Field(
         15.0, ge=0, description="Wait after a window ends before judging it (late events)."
     )

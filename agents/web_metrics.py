@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -22,6 +22,7 @@ from tables import counts as counts_table
 from tables import models as models_table
 from tables import packed
 from tables import summaries as summaries_table
+from tables.writes import PENDING_MOST
 
 if TYPE_CHECKING:
     from agents.context import Detector
@@ -211,6 +212,14 @@ def register(detector: Detector) -> None:
     registry.register(
         StatusCollector(detector.counts, detector.summaries, detector.models, quarantine, budget)
     )
+
+    pending = Gauge(
+        "detector_changelog_pending_records",
+        "Table changelog records queued in Faust's producer, not yet handed to Kafka "
+        f"(writers wait above {PENDING_MOST:,}).",
+        registry=registry,
+    )
+    pending.set_function(lambda: detector.app.producer.buffer.size)
 
     token = detector.settings.metrics_token
     render = Render(registry)
