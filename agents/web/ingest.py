@@ -15,7 +15,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from hashlib import sha256
+from typing import Any
 
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
@@ -24,16 +27,18 @@ from agents.clients import ensure_topic
 from agents.deadletter import DeadLetter, dead_letter, http_source
 from agents.settings import Settings
 from agents.web.auth import open_route
+from agents.web.idempotency import HEADER, Attempt, Attempts, valid_key
 from detector.errors import ConfigError
 from detector.events import LIMITS, Limits
 from detector.reporting import Outgoing
-from detector.submission import parse_tokens, producer_of, submit
+from detector.submission import Submission, parse_tokens, producer_of, submit
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/calls"
-Write = Callable[[list[Outgoing], list[DeadLetter]], Awaitable[None]]
-"""Send the calls and the dead letters; return once Kafka acknowledged every one."""
+Write = Callable[[list[Outgoing], list[DeadLetter]], Awaitable[list[int]]]
+"""Send the calls and the dead letters; once Kafka answered for each, the positions (in
+the calls, then the dead letters) of those it did not acknowledge."""
 
 
 class IngestMetrics:
@@ -79,9 +84,12 @@ class Ingest:
         self.clock = clock
         self.metrics = IngestMetrics(registry)
         self.invalid = invalid  # detector_invalid_events_total{reason}, shared with Kafka ingest.
+        self.attempts = Attempts()
+        self._writing: set[asyncio.Task[None]] = set()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.post)
+        app.on_cleanup.append(self._cancel_writes)
 
     @open_route
     async def post(self, request: web.Request) -> web.Response:
@@ -103,28 +111,73 @@ class Ingest:
             return _plain(413, f"The body is over the limit of {self.max_bytes} bytes; split it.")
         if not body.strip():
             return _plain(400, "The body is empty: send a JSON object, a JSON array or NDJSON.")
-        # Inline: ~10 us a record, so a 10 MiB body holds the loop for well under a second.
-        submission = submit(body, self.clock(), self.limits)
+        key = request.headers.get(HEADER)
+        if key is not None and not valid_key(key):
+            return _plain(400, f"{HEADER}: 1 to 200 printable ASCII characters, no spaces.")
+        digest = sha256(body).digest()
+        attempt = None if key is None else self.attempts.find(producer, key)
+        if attempt is None:
+            attempt = Attempt(digest, self.clock())
+            if key is not None:
+                self.attempts.add(producer, key, attempt)
+        elif attempt.digest != digest:
+            return _plain(422, f"This {HEADER} was sent with another body; use a new key.")
+        elif attempt.answer is not None:
+            return _answer(*attempt.answer, {"Idempotent-Replayed": "true"})
+        if attempt.writing is None or attempt.writing.done():
+            # Inline: ~10 us a record, so a 10 MiB body holds the loop for well under a second.
+            submission = submit(body, attempt.now, self.limits)
+            attempt.writing = asyncio.create_task(self._write(producer, attempt, submission))
+            self._writing.add(attempt.writing)
+            attempt.writing.add_done_callback(self._writing.discard)
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                # Shielded: the write goes on after a 503, and a resend waits for it.
+                await asyncio.shield(attempt.writing)
+        except TimeoutError:
+            log.warning("HTTP ingest from %s: Kafka is slow to acknowledge; answered 503", producer)
+        if attempt.answer is None:
+            return _plain(
+                503, "Kafka did not acknowledge the calls; retry later.", {"Retry-After": "5"}
+            )
+        return _answer(*attempt.answer)
+
+    async def _write(self, producer: str, attempt: Attempt, submission: Submission) -> None:
+        """Write what Kafka has not acknowledged yet of a request (all of it the first
+        time); once every record is, count them and keep the answer."""
         dead = [
             dead_letter(None, raw, error, http_source(producer, index))
             for index, raw, error in submission.refused
         ]
-        if submission.messages or dead:
-            try:
-                async with asyncio.timeout(self.write_timeout):
-                    await self.write(submission.messages, dead)
-            except Exception as exc:  # Kafka away or too slow: not acknowledged, retry later.
-                log.warning("HTTP ingest from %s not written to Kafka: %r", producer, exc)
-                return _plain(
-                    503, "Kafka did not acknowledge the calls; retry later.", {"Retry-After": "5"}
-                )
+        n = len(submission.messages)
+        order = sorted(attempt.left) if attempt.left is not None else list(range(n + len(dead)))
+        messages = [submission.messages[i] for i in order if i < n]
+        letters = [dead[i - n] for i in order if i >= n]
+        try:
+            failed = await self.write(messages, letters) if order else []
+        except Exception as exc:  # Kafka away: nothing acknowledged, retry later.
+            log.warning("HTTP ingest from %s not written to Kafka: %r", producer, exc)
+            failed = list(range(len(order)))
+        attempt.left = {order[i] for i in failed}
+        if attempt.left:
+            log.warning(
+                "HTTP ingest from %s: Kafka did not acknowledge %d of %d records",
+                producer,
+                len(attempt.left),
+                n + len(dead),
+            )
+            return
         self.metrics.records.labels(producer, "accepted").inc(submission.accepted)
         self.metrics.records.labels(producer, "rejected").inc(submission.rejected)
         self.metrics.calls.labels(producer).inc(submission.calls)
-        for reason, n in submission.reasons.items():
-            self.invalid.labels(reason).inc(n)
+        for reason, count in submission.reasons.items():
+            self.invalid.labels(reason).inc(count)
         status = 400 if submission.rejected and not submission.accepted else 202
-        return web.json_response(submission.answer(), status=status)
+        attempt.answer = (status, orjson.dumps(submission.answer()))
+
+    async def _cancel_writes(self, _app: web.Application) -> None:
+        for task in list(self._writing):
+            task.cancel()
 
     def _authenticate(self, request: web.Request) -> str | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -148,6 +201,10 @@ class Ingest:
 
 def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=text, headers=headers)
+
+
+def _answer(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 def load_tokens(settings: Settings) -> dict[bytes, str]:
@@ -191,14 +248,23 @@ class KafkaWriter:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
-    async def __call__(self, messages: list[Outgoing], dead: list[DeadLetter]) -> None:
+    async def __call__(self, messages: list[Outgoing], dead: list[DeadLetter]) -> list[int]:
         producer = await self._started()
-        pending = [await producer.send(self.topic, m.value, key=m.key) for m in messages]
-        for d in dead:
-            pending.append(
-                await producer.send(self.invalid_topic, d.value, key=d.key, headers=d.headers)
-            )
-        await asyncio.gather(*pending)
+        sends: list[tuple[str, bytes | None, bytes | None, Any]]
+        sends = [(self.topic, m.value, m.key, None) for m in messages]
+        sends += [(self.invalid_topic, d.value, d.key, d.headers) for d in dead]
+        pending = []
+        failed: list[int] = []
+        for i, (topic, value, key, headers) in enumerate(sends):
+            try:
+                pending.append((i, await producer.send(topic, value, key=key, headers=headers)))
+            except Exception:  # The producer gave up (no broker): these were never sent.
+                failed = list(range(i, len(sends)))
+                break
+        results = await asyncio.gather(*(sent for _, sent in pending), return_exceptions=True)
+        return [
+            i for (i, _), r in zip(pending, results, strict=True) if isinstance(r, Exception)
+        ] + failed
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:

@@ -33,17 +33,21 @@ class FakeKafka:
         self.written: list[Outgoing] = []
         self.dead: list[DeadLetter] = []
         self.down = False
-        self.stuck = False
+        self.stuck = False  # Until ``released`` is set.
+        self.released = asyncio.Event()
+        self.lose = 0  # The next write's first records: not acknowledged, not written.
         self.registry = CollectorRegistry()
         self.invalid = Counter("invalid", "dead letters", ("reason",), registry=self.registry)
 
-    async def write(self, messages: list[Outgoing], dead: list[DeadLetter]) -> None:
+    async def write(self, messages: list[Outgoing], dead: list[DeadLetter]) -> list[int]:
         if self.down:
             raise ConnectionError("broker unreachable")
         if self.stuck:
-            await asyncio.sleep(3600)
-        self.written.extend(messages)
-        self.dead.extend(dead)
+            await self.released.wait()
+        lost, self.lose = min(self.lose, len(messages) + len(dead)), 0
+        self.written.extend(messages[lost:])
+        self.dead.extend(dead[max(0, lost - len(messages)) :])
+        return list(range(lost))
 
     def counted(self, reason: str) -> float | None:
         return self.registry.get_sample_value("invalid_total", {"reason": reason})
@@ -169,6 +173,65 @@ async def test_kafka_down_or_stuck_is_503_with_retry_after(
     refused = await client.post(PATH, data=b"{not json", headers=AUTH)
     assert refused.status == 503  # Its dead letter was not written: send it again.
     assert kafka.counted("not_json") is None
+
+
+async def test_a_resend_with_its_idempotency_key_is_written_once(
+    client: Client, kafka: FakeKafka
+) -> None:
+    """503 while Kafka is slow; the write goes on, and the client's resends (one while
+    it is still under way, one after) write nothing more and get its answer."""
+    body = orjson.dumps([call(), call(status="failed"), {"operation": ""}])
+    first = {**AUTH, "Idempotency-Key": "order-42"}
+    kafka.stuck = True
+    assert (await client.post(PATH, data=body, headers=first)).status == 503
+    assert (await client.post(PATH, data=body, headers=first)).status == 503  # Still writing.
+    kafka.released.set()
+    again = await client.post(PATH, data=body, headers=first)
+    assert again.status == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["accepted"] == 2
+    assert (len(kafka.written), len(kafka.dead), kafka.counted("invalid")) == (2, 1, 1)
+    assert (await client.post(PATH, data=body, headers=first)).status == 202
+    assert len(kafka.written) == 2
+    other = {**AUTH, "Idempotency-Key": "order-43"}  # Another request: written again.
+    fresh = await client.post(PATH, data=body, headers=other)
+    assert (fresh.status, "Idempotent-Replayed" in fresh.headers) == (202, False)
+    assert len(kafka.written) == 4
+
+
+async def test_a_resend_writes_only_what_kafka_did_not_acknowledge(
+    client: Client, kafka: FakeKafka
+) -> None:
+    body = b"\n".join(
+        orjson.dumps(call(operation=f"Shop.Op{i}", status="failed")) for i in range(5)
+    )
+    headers = {**AUTH, "Idempotency-Key": "batch-7"}
+    kafka.lose = 2
+    assert (await client.post(PATH, data=body, headers=headers)).status == 503
+    assert len(kafka.written) == 3
+    assert (await client.post(PATH, data=body, headers=headers)).status == 202
+    assert sorted(m.key for m in kafka.written) == [f"Shop.Op{i}".encode() for i in range(5)]
+    assert (await client.post(PATH, data=body, headers=headers)).status == 202
+    assert len(kafka.written) == 5
+    # Without a key a resend is written again (at-least-once).
+    kafka.lose = 2
+    assert (await client.post(PATH, data=body, headers=AUTH)).status == 503
+    assert (await client.post(PATH, data=body, headers=AUTH)).status == 202
+    assert len(kafka.written) == 5 + 3 + 5
+
+
+async def test_a_key_with_another_body_or_malformed_is_refused(
+    client: Client, kafka: FakeKafka
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "k-1"}
+    assert (await client.post(PATH, data=orjson.dumps(call()), headers=headers)).status == 202
+    other = await client.post(PATH, data=orjson.dumps(call(status="failed")), headers=headers)
+    assert other.status == 422
+    bad = await client.post(
+        PATH, data=orjson.dumps(call()), headers={**AUTH, "Idempotency-Key": "a b"}
+    )
+    assert bad.status == 400
+    assert len(kafka.written) == 1
 
 
 def test_tokens_come_from_the_setting_and_the_file(tmp_path: Path) -> None:
