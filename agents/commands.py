@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO
 
@@ -16,42 +17,38 @@ import orjson
 
 from detector.backtest import backtest, render
 from detector.cardinality import Roster
-from detector.errors import ConfigError, DecodeError
-from detector.events import LIMITS, Limits, OperationCall, decode
+from detector.errors import ConfigError
+from detector.events import LIMITS, Limits
+from detector.ingest import DecodedBatch
 from detector.opconfig import DetectionConfig
-from detector.replay import ReplayStats, replay
+from detector.replay import BLOCK, Replay, ReplayStats, decode_lines
 from detector.simulate import Incident, simulated
 from detector.simulate_events import LIFECYCLE_PROFILES, LifecycleIncident, lifecycle_events
+from detector.status import StatusChange
 
 LISTED = 20  # Invalid lines reported one by one per reason; the rest only counted.
 
 
-def read_calls(
+def read_blocks(
     path: Path, invalid: Counter[str], limits: Limits = LIMITS, roster: Roster | None = None
-) -> Iterator[OperationCall]:
-    """Calls from a JSON-lines file; bad lines, and new operations past the caps of
-    ``roster`` (as the worker refuses them), are counted by reason in ``invalid``, the
-    first ones reported on stderr, and skipped."""
+) -> Iterator[DecodedBatch]:
+    """A JSON-lines file in decoded blocks (``detector.replay.decode_lines``); bad lines,
+    and new operations past the caps of ``roster`` (as the worker refuses them), are
+    counted by reason in ``invalid``, the first ones reported on stderr, and skipped."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                call = decode(line, limits=limits)
-                if roster is not None and (
-                    refused := roster.refuse([call.operation], {call.operation: call.integration})
-                ):
-                    raise DecodeError("too_many_operations", refused[call.operation])
-            except DecodeError as exc:
-                invalid[exc.reason] += 1
-                if invalid[exc.reason] <= LISTED:
-                    print(f"{path}:{number}: skipped: {exc}", file=sys.stderr)
-                continue
-            yield call
+        first = 1
+        while lines := list(islice(handle, BLOCK)):
+            decoded = decode_lines(lines, first, limits, roster)
+            for record, error in decoded.invalid:
+                invalid[error.reason] += 1
+                if invalid[error.reason] <= LISTED:
+                    print(f"{path}:{record.offset}: skipped: {error}", file=sys.stderr)
+            first += len(lines)
+            yield decoded
 
 
 def run_replay(
@@ -66,11 +63,13 @@ def run_replay(
     """Replay a file; the changes go to ``out``, the backtest report to ``report``."""
     stats, invalid = ReplayStats(), Counter[str]()
     started = time.perf_counter()
-    changes = []
-    for change in replay(read_calls(path, invalid, limits, roster), config, window, stats):
-        if out is not None:
-            out.write(change.model_dump_json().encode() + b"\n")
-        changes.append(change)
+    changes: list[StatusChange] = []
+    run = Replay(config, window, stats)
+    blocks = read_blocks(path, invalid, limits, roster)
+    for found in chain((list(run.feed(decoded)) for decoded in blocks), [list(run.finish())]):
+        if out is not None and found:
+            out.write(b"".join(change.model_dump_json().encode() + b"\n" for change in found))
+        changes += found
     elapsed = time.perf_counter() - started
     if report is not None:
         until = datetime.fromtimestamp(stats.newest, tz=UTC)

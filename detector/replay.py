@@ -1,27 +1,44 @@
 """Offline replay: the live worker's decisions, reproduced from a file of events.
 
-Events (in timestamp order) are followed through their lifecycle and counted into
-windows (``detector.lifecycle``: an event with an ``event_id`` is one call); whenever
-event time enters a new window, every known operation is advanced to that window's start
-with the same ``Engine.advance`` the worker's evaluator calls, which is what the worker
-does while it reads a backlog. At the end, operations are advanced to the start of the last event's
-window, not beyond: what comes after the file is unknown.
+Lines are decoded and counted in blocks by the ingest's own batch path
+(``detector.ingest.decode_batch``, ``detector.windows.aggregate``, the lifecycle rows of
+``detector.lifecycle.batch``), so a replay costs about what the worker pays per event.
+Event time is the newest timestamp read; whenever it enters a new window, every known
+operation is advanced to that window's start with the same ``Engine.advance`` the
+worker's evaluator calls, which is what the worker does while it reads a backlog. An
+event for a window already judged (out of timestamp order) is late: not counted, though
+its lifecycle still moves on. The lifecycles see their records in file order, between
+the same advances as record by record. An operation's integration is the last one
+given within each block, as the worker takes it per batch. At the end, operations are
+advanced to the start of the last event's window, not beyond: what comes after the
+file is unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+import numpy.typing as npt
+import orjson
 
 from detector.baseline import Baseline, Calendar, hour_kind, local_midnight
+from detector.cardinality import Roster
 from detector.engine import Engine
-from detector.events import OperationCall
+from detector.errors import DecodeError
+from detector.events import LIMITS, Limits, OperationCall
+from detector.ingest import DecodedBatch, Records, decode_batch
+from detector.lifecycle import batch as lifecycle_batch
 from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
 from detector.shared import hour_factors, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
-from detector.windows import WindowCounts, closed_until, window_start
+from detector.windows import Batch, WindowCounts, aggregate, closed_until
+
+BLOCK = 1 << 15  # Lines decoded together: big enough for numpy, small enough for memory.
 
 
 @dataclass
@@ -33,6 +50,41 @@ class ReplayStats:
     newest: float = 0.0  # The newest event time read: where the replayed history ends.
 
 
+def decode_lines(
+    lines: Sequence[bytes], first: int, limits: Limits = LIMITS, roster: Roster | None = None
+) -> DecodedBatch:
+    """A block of JSON lines (numbered from ``first``) decoded as the ingest decodes a
+    batch; blank lines are skipped. Each invalid line is in ``invalid`` with its line
+    number as the record's offset, in line order, and so is every line of a new
+    operation past the caps of ``roster`` (``too_many_operations``, as the worker
+    refuses it)."""
+    rows = [i for i, line in enumerate(lines) if line.strip()]
+    n = len(rows)
+    records = Records([None] * n, [lines[i] for i in rows], [0] * n,
+                      [first + i for i in rows], [None] * n)  # fmt: skip
+    decoded = decode_batch(records, limits, check_keys=False, keep_failures=False)
+    batch = decoded.batch
+    refused = {} if roster is None else roster.refuse(batch.names, batch.integrations)
+    if not refused:
+        return decoded
+    bad = {record.offset for record, _ in decoded.invalid}
+    counted = [i for i in range(n) if records.offsets[i] not in bad]  # Batch row -> record.
+    dropped = {counted[r] for r, op in enumerate(batch.ops) if batch.names[op] in refused}
+    again = decode_batch(
+        records.pick([i for i in counted if i not in dropped]),
+        limits,
+        check_keys=False,
+        keep_failures=False,
+    )
+    again.invalid = decoded.invalid + [
+        (records.record(i), DecodeError("too_many_operations", refused[batch.names[op]]))
+        for i, op in zip(counted, batch.ops, strict=True)
+        if i in dropped
+    ]
+    again.invalid.sort(key=lambda item: item[0].offset)
+    return again
+
+
 def replay(
     calls: Iterable[OperationCall],
     config: DetectionConfig,
@@ -40,43 +92,133 @@ def replay(
     stats: ReplayStats | None = None,
     grace: float = 0.0,
 ) -> Iterator[StatusChange]:
-    stats = stats if stats is not None else ReplayStats()
-    run = _Run(Engine(config, window_seconds))
-    windows = run.windows
-    judged = None  # The boundary every operation has been advanced to.
-    newest = 0.0
-    for call in calls:
-        assert call.timestamp is not None, "replay needs timestamps on every event"
-        start = window_start(call.timestamp, window_seconds)
-        operation = call.operation
-        if operation not in windows:
-            windows[operation], run.states[operation] = {}, None
-            run.lifecycles[operation] = Lifecycle()
-            stats.operations.add(operation)
-        if call.integration is not None:
-            run.integrations[operation] = call.integration
-        if judged is not None and start < judged:
-            # Too late to count, as in the worker; its lifecycle still moves on.
-            run.lifecycles[operation].observe(call, run.policy(operation))
-            stats.late += 1
-            continue
-        newest = max(newest, call.timestamp)
-        until = closed_until(window_seconds, grace, newest)
-        if judged is None or until > judged:
-            if judged is not None:
-                yield from run.advance_all(until)
-            judged = until
-        counts = windows[operation].setdefault(start, WindowCounts())
-        n, errors, retries = run.lifecycles[operation].observe(call, run.policy(operation))
-        counts.add(n, errors, retries)
-        if errors:
-            counts.add_codes({call.error_code or "unknown": errors})
-        stats.calls += n
-        stats.events += 1
-    stats.newest = newest
-    if judged is not None:
-        # The file has ended: nothing late can arrive, so no grace.
-        yield from run.advance_all(closed_until(window_seconds, 0.0, newest))
+    """Replay decoded calls (in timestamp order), as ``detector replay`` does their lines."""
+    run = Replay(config, window_seconds, stats, grace)
+    it = iter(calls)
+    while block := list(islice(it, BLOCK)):
+        lines = [orjson.dumps(call.model_dump(exclude_none=True)) for call in block]
+        yield from run.feed(decode_lines(lines, 1))
+    yield from run.finish()
+
+
+class Replay:
+    """One replay, fed decoded blocks of lines in file order."""
+
+    def __init__(
+        self,
+        config: DetectionConfig,
+        window_seconds: int = 60,
+        stats: ReplayStats | None = None,
+        grace: float = 0.0,
+    ) -> None:
+        self.run = _Run(Engine(config, window_seconds))
+        self.size = window_seconds
+        self.grace = grace
+        self.stats = stats if stats is not None else ReplayStats()
+        self.judged: int | None = None  # The boundary every operation has been advanced to.
+
+    def feed(self, decoded: DecodedBatch) -> Iterator[StatusChange]:
+        batch, run, stats, size = decoded.batch, self.run, self.stats, self.size
+        n = len(batch)
+        if not n:
+            return
+        ts = np.asarray(batch.timestamps, dtype=np.float64)
+        starts = (ts // size).astype(np.int64) * size
+        newest = np.maximum.accumulate(np.maximum(ts, stats.newest))
+        # After each event: the boundary up to which windows are closed, and before it.
+        until = ((newest - self.grace) // size).astype(np.int64) * size
+        before = np.empty(n, dtype=np.int64)
+        before[0] = until[0] if self.judged is None else self.judged
+        before[1:] = until[:-1]
+        late = starts < before
+        for operation in batch.names:
+            if operation not in run.windows:
+                run.windows[operation], run.states[operation] = {}, None
+                run.lifecycles[operation] = Lifecycle()
+                stats.operations.add(operation)
+        for operation, integration in batch.integrations.items():
+            if integration is not None:
+                run.integrations[operation] = integration
+        for operation in batch.names:
+            run.policy(operation)  # Its rule, with the integration its first block gives.
+        counted = _counted(decoded, late)
+        for (operation, start), counts in aggregate(counted, size).items():
+            own = run.windows[operation]
+            current = own.get(start)
+            if current is None:
+                own[start] = counts
+            else:
+                current.add(counts.calls, counts.errors, counts.retries)
+                current.add_codes(counts.error_codes)
+        stats.events += len(counted)
+        stats.calls += sum(counted.calls)
+        stats.late += n - len(counted)
+        stats.newest = float(newest[-1])
+        seen = sorted(lifecycle_batch.kept(decoded, size))
+        points = np.flatnonzero(until > before)
+        ends = np.searchsorted(np.asarray(seen, dtype=np.int64), points).tolist()
+        at = 0
+        for point, end in zip(points.tolist(), ends, strict=True):
+            self._see(decoded, seen[at:end], starts, late)
+            at = end
+            yield from run.advance_all(int(until[point]))
+        self._see(decoded, seen[at:], starts, late)
+        self.judged = int(until[-1])
+
+    def _see(
+        self,
+        decoded: DecodedBatch,
+        rows: list[int],
+        starts: npt.NDArray[np.int64],
+        late: npt.NDArray[np.bool_],
+    ) -> None:
+        """The lifecycles take in these rows, in order; their followed events count."""
+        batch, run = decoded.batch, self.run
+        names, ops, followed = batch.names, batch.ops, decoded.followed
+        for i in rows:
+            operation = names[ops[i]]
+            life = run.lifecycles[operation]
+            if (
+                i not in followed
+                and not batch.errors[i]
+                and life.streak is None
+                and not life.retrying
+                and life.checked is not None
+            ):
+                continue  # A success with no run of failures to end: it changes nothing.
+            row = lifecycle_batch.row(decoded, i)
+            calls, errors, retries = lifecycle_batch.see(life, row, run.policy(operation))
+            if (calls or errors or retries) and not late[i]:
+                counts = run.windows[operation].setdefault(int(starts[i]), WindowCounts())
+                counts.add(calls, errors, retries)
+                if errors:
+                    counts.add_codes({row[4] or "unknown": errors})
+                self.stats.calls += calls
+
+    def finish(self) -> Iterator[StatusChange]:
+        """The file has ended: nothing late can arrive, so no grace."""
+        if self.judged is not None:
+            yield from self.run.advance_all(closed_until(self.size, 0.0, self.stats.newest))
+
+
+def _counted(decoded: DecodedBatch, late: npt.NDArray[np.bool_]) -> Batch:
+    """The batch but its late rows."""
+    batch = decoded.batch
+    if not late.any():
+        return batch
+    out = Batch()
+    names = batch.names
+    for i in np.flatnonzero(~late).tolist():
+        out.append(names[batch.ops[i]], batch.timestamps[i], batch.calls[i], batch.errors[i],
+                   batch.retries[i])  # fmt: skip
+    # The error codes are those of the rows with errors, in row order.
+    failed = sorted(decoded.codes)
+    out.error_codes = [
+        entry for entry, row in zip(batch.error_codes, failed, strict=True) if not late[row]
+    ]
+    for operation in out.names:
+        out.integrations[operation] = batch.integrations.get(operation)
+    return out
 
 
 @dataclass
@@ -89,6 +231,7 @@ class _Run:
     windows: dict[str, dict[int, WindowCounts]] = field(default_factory=dict)
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    judged: int | None = None  # The boundary of the last advance.
 
     def policy(self, operation: str) -> Policy:
         found = self.policies.get(operation)
@@ -99,6 +242,10 @@ class _Run:
         return found
 
     def advance_all(self, until: int) -> Iterator[StatusChange]:
+        # Windows are counted from the last boundary on (earlier events are late), and
+        # later blocks' are counted already: drop the judged ones without a scan.
+        size, since = self.engine.window, self.judged
+        span = None if since is None else range(since, until, size)
         for operation, state in self.states.items():
             own, life = self.windows[operation], self.lifecycles[operation]
             snaps = life.close(until, self.policy(operation))
@@ -107,8 +254,13 @@ class _Run:
             life.judged(until)
             self.states[operation] = state
             yield from changes
-            for start in [s for s in own if s < until]:
-                del own[start]
+            if span is None or len(span) > len(own):
+                for start in [s for s in own if s < until]:
+                    del own[start]
+            else:
+                for start in span:
+                    own.pop(start, None)
+        self.judged = until
         settle_all(self.engine, self.states)
 
 

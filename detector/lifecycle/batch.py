@@ -26,7 +26,17 @@ Row = list[Any]  # [ts, event_id, *Step] | [ts, None, errors, code, message] | [
 
 def rows(decoded: DecodedBatch, size: int) -> dict[str, list[Row]]:
     """Per operation, the records of the batch its lifecycle must see, in order
-    (``size``: the window size).
+    (``size``: the window size); see ``kept``."""
+    out: dict[str, list[Row]] = {}
+    names, ops = decoded.batch.names, decoded.batch.ops
+    for i in kept(decoded, size):
+        out.setdefault(names[ops[i]], []).append(row(decoded, i))
+    return out
+
+
+def kept(decoded: DecodedBatch, size: int) -> list[int]:
+    """The rows of the batch the lifecycles must see, by operation, each operation's in
+    record order.
 
     A success is kept when its operation's lifecycle may be in a run of failures: it is
     the operation's first record in the batch or in a new window, or a failure or a
@@ -37,7 +47,7 @@ def rows(decoded: DecodedBatch, size: int) -> dict[str, list[Row]]:
     batch = decoded.batch
     n = len(batch)
     if not n:
-        return {}
+        return []
     ops = np.asarray(batch.ops, dtype=np.int64)
     order = np.argsort(ops, kind="stable")
     sorted_ops = ops[order]
@@ -57,25 +67,24 @@ def rows(decoded: DecodedBatch, size: int) -> dict[str, list[Row]]:
     at = np.flatnonzero(success)
     kept_success = np.ones(len(at), dtype=bool)
     kept_success[1:] = resets[at[1:]] > resets[at[:-1]]
-    kept = failure.copy()
-    kept[at[kept_success]] = True
-    out: dict[str, list[Row]] = {}
-    names, stamps = batch.names, batch.timestamps
-    for i in order[kept].tolist():
-        operation = names[batch.ops[i]]
-        ts = stamps[i]
-        call = decoded.followed.get(i)
-        if call is not None:
-            step = Step(call.status, call.event_type, call.error_code, call.error_message,
-                        call.duration_ms)  # fmt: skip
-            row: Row = [ts, call.event_id, *step]
-        elif batch.errors[i]:
-            code, message = decoded.codes.get(i, (None, None))
-            row = [ts, None, batch.errors[i], code, message]
-        else:
-            row = [ts]
-        out.setdefault(operation, []).append(row)
-    return out
+    keep = failure.copy()
+    keep[at[kept_success]] = True
+    found: list[int] = order[keep].tolist()
+    return found
+
+
+def row(decoded: DecodedBatch, i: int) -> Row:
+    """What the lifecycle must see of the batch's row ``i``."""
+    batch = decoded.batch
+    call = decoded.followed.get(i)
+    if call is not None:
+        step = Step(call.status, call.event_type, call.error_code, call.error_message,
+                    call.duration_ms)  # fmt: skip
+        return [batch.timestamps[i], call.event_id, *step]
+    if batch.errors[i]:
+        code, message = decoded.codes.get(i, (None, None))
+        return [batch.timestamps[i], None, batch.errors[i], code, message]
+    return [batch.timestamps[i]]
 
 
 def apply_once(
@@ -101,18 +110,25 @@ def apply(life: Lifecycle, rows: list[Row], policy: Policy) -> dict[int, WindowC
     """Feed an operation's rows to its lifecycle; the counts of its followed events by
     window start (with their error codes)."""
     counts: dict[int, WindowCounts] = {}
-    for row in rows:
-        ts = float(row[0])
-        if len(row) == 1:
-            life.count(ts, 1, 0, 0, None, None, policy)
-        elif row[1] is None:
-            _, _, errors, code, message = row
-            life.count(ts, int(errors), int(errors), 0, code, message, policy)
-        else:
-            calls, errors, retries = life.follow(str(row[1]), ts, Step(*row[2:]), policy)
-            if calls or errors or retries:
-                window = counts.setdefault(window_start(ts, policy.window), WindowCounts())
-                window.add(calls, errors, retries)
-                if errors:
-                    window.add_codes({row[4] or "unknown": errors})
+    for each in rows:
+        calls, errors, retries = see(life, each, policy)
+        if calls or errors or retries:
+            window = counts.setdefault(window_start(float(each[0]), policy.window), WindowCounts())
+            window.add(calls, errors, retries)
+            if errors:
+                window.add_codes({each[4] or "unknown": errors})
     return counts
+
+
+def see(life: Lifecycle, row: Row, policy: Policy) -> tuple[int, int, int]:
+    """Feed one row to its operation's lifecycle; the (calls, errors, retries) it counts
+    (nothing but for followed events: the batch counts the others)."""
+    ts = float(row[0])
+    if len(row) == 1:
+        life.count(ts, 1, 0, 0, None, None, policy)
+    elif row[1] is None:
+        _, _, errors, code, message = row
+        life.count(ts, int(errors), int(errors), 0, code, message, policy)
+    else:
+        return life.follow(str(row[1]), ts, Step(*row[2:]), policy)
+    return 0, 0, 0
