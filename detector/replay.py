@@ -16,6 +16,7 @@ file is unknown.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,7 +27,7 @@ import orjson
 
 from detector.baseline import Baseline, Calendar, hour_kind, local_midnight
 from detector.cardinality import Roster
-from detector.engine import Engine
+from detector.engine import DORMANT_SECONDS, Engine
 from detector.errors import DecodeError
 from detector.events import LIMITS, Limits, OperationCall
 from detector.ingest import DecodedBatch, Records, decode_batch
@@ -155,14 +156,21 @@ class Replay:
         stats.late += n - len(counted)
         stats.newest = float(newest[-1])
         seen = sorted(lifecycle_batch.kept(decoded, size))
-        points = np.flatnonzero(until > before)
+        points = np.flatnonzero(until > before).tolist()
         ends = np.searchsorted(np.asarray(seen, dtype=np.int64), points).tolist()
         at = 0
-        for point, end in zip(points.tolist(), ends, strict=True):
-            self._see(decoded, seen[at:end], starts, late)
-            at = end
-            yield from run.advance_all(int(until[point]))
-        self._see(decoded, seen[at:], starts, late)
+        group: list[int] = []  # Boundaries to advance to, in one go (``_Run.steady``).
+        horizon: int | None = None
+        for point, end in zip(points, ends, strict=True):
+            if not group:
+                horizon = run.steady()
+            group.append(int(until[point]))
+            if horizon is None or group[-1] >= horizon or point == points[-1]:
+                self._see(decoded, seen[at:end], starts, late, before)
+                at = end
+                yield from run.advance_all(group)
+                group = []
+        self._see(decoded, seen[at:], starts, late, before)
         self.judged = int(until[-1])
 
     def _see(
@@ -171,8 +179,13 @@ class Replay:
         rows: list[int],
         starts: npt.NDArray[np.int64],
         late: npt.NDArray[np.bool_],
+        before: npt.NDArray[np.int64],
     ) -> None:
-        """The lifecycles take in these rows, in order; their followed events count."""
+        """The lifecycles take in these rows, in order; their followed events count.
+
+        A lifecycle takes its snapshots up to a record's window before the record
+        changes it (``Lifecycle.close``), so the advances need not close them first:
+        only a late record comes after a boundary its own window does not reach."""
         batch, run = decoded.batch, self.run
         names, ops, followed = batch.names, batch.ops, decoded.followed
         for i in rows:
@@ -187,7 +200,10 @@ class Replay:
             ):
                 continue  # A success with no run of failures to end: it changes nothing.
             row = lifecycle_batch.row(decoded, i)
-            calls, errors, retries = lifecycle_batch.see(life, row, run.policy(operation))
+            policy = run.policy(operation)
+            if late[i]:
+                life.close(int(before[i]), policy)
+            calls, errors, retries = lifecycle_batch.see(life, row, policy)
             if (calls or errors or retries) and not late[i]:
                 counts = run.windows[operation].setdefault(int(starts[i]), WindowCounts())
                 counts.add(calls, errors, retries)
@@ -198,7 +214,7 @@ class Replay:
     def finish(self) -> Iterator[StatusChange]:
         """The file has ended: nothing late can arrive, so no grace."""
         if self.judged is not None:
-            yield from self.run.advance_all(closed_until(self.size, 0.0, self.stats.newest))
+            yield from self.run.advance_all([closed_until(self.size, 0.0, self.stats.newest)])
 
 
 def _counted(decoded: DecodedBatch, late: npt.NDArray[np.bool_]) -> Batch:
@@ -241,19 +257,43 @@ class _Run:
             self.policies[operation] = found
         return found
 
-    def advance_all(self, until: int) -> Iterator[StatusChange]:
+    def steady(self) -> int | None:
+        """The next hour's end if every operation can be advanced through several
+        boundaries before it in one go, as if one at a time with ``settle_all`` after
+        each: nothing waits to be settled, and none can wake from dormancy (its first
+        window closes an hour mid-way, ``Baseline.learn``); only an hour's end
+        gives an hour to settle. None otherwise."""
+        if self.judged is None:
+            return None
+        horizon = (self.judged // 3600 + 1) * 3600
+        for state in self.states.values():
+            if state is not None and (
+                state.baseline.pending
+                or horizon - (state.last_call_boundary or state.first_boundary) >= DORMANT_SECONDS
+            ):
+                return None
+        return horizon
+
+    def advance_all(self, untils: list[int]) -> list[StatusChange]:
+        """Every operation advanced to each of ``untils`` in turn (more than one only
+        when ``steady``), then settled; the changes in the order that makes."""
+        until = untils[-1]
         # Windows are counted from the last boundary on (earlier events are late), and
         # later blocks' are counted already: drop the judged ones without a scan.
         size, since = self.engine.window, self.judged
         span = None if since is None else range(since, until, size)
-        for operation, state in self.states.items():
+        found: list[tuple[int, int, StatusChange]] = []
+        for rank, (operation, state) in enumerate(self.states.items()):
             own, life = self.windows[operation], self.lifecycles[operation]
             snaps = life.close(until, self.policy(operation))
             integration = self.integrations.get(operation)
             state, changes = self.engine.advance(state, operation, integration, own, until, snaps)
             life.judged(until)
             self.states[operation] = state
-            yield from changes
+            for change in changes:
+                # Judged with the window ending at ``at`` (a new operation's: starting).
+                end = int(change.at.timestamp()) + (size if change.previous is None else 0)
+                found.append((bisect_left(untils, end), rank, change))
             if span is None or len(span) > len(own):
                 for start in [s for s in own if s < until]:
                     del own[start]
@@ -262,6 +302,9 @@ class _Run:
                     own.pop(start, None)
         self.judged = until
         settle_all(self.engine, self.states)
+        if len(untils) > 1:
+            found.sort(key=lambda item: item[:2])
+        return [change for *_, change in found]
 
 
 def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> None:
