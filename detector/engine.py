@@ -114,20 +114,24 @@ class Engine:
             changes.append(self._change(operation, state, None, first))
         state.integration = integration or state.integration
         rule = self.rule(operation, state.integration)
-        boundary = state.last_boundary + self.window
-        while boundary <= until:
-            start = boundary - self.window
-            counts = windows.get(start)
+        window, find, step = self.window, windows.get, self._step
+        boundary = state.last_boundary + window
+        while boundary <= until:  # Once per operation and window: kept lean.
+            start = boundary - window
+            counts = find(start)
             snap = snapshots.get(boundary) if snapshots else None
-            quiet = start - (state.last_call_boundary or state.first_boundary)
-            if counts is None and snap is None and quiet >= DORMANT_SECONDS:
-                boundary = self._sleep(state, windows, snapshots, start, until) + self.window
-                continue
-            counts = lifecycle.merged(_EMPTY if counts is None else counts, snap)
-            change = self._step(state, operation, rule, start, counts, snap)
+            if counts is None:
+                quiet = start - (state.last_call_boundary or state.first_boundary)
+                if snap is None and quiet >= DORMANT_SECONDS:
+                    boundary = self._sleep(state, windows, snapshots, start, until) + window
+                    continue
+                counts = _EMPTY
+            if snap is not None or counts.errors > counts.calls:
+                counts = lifecycle.merged(counts, snap)
+            change = step(state, operation, rule, start, counts, snap)
             if change is not None:
                 changes.append(change)
-            boundary += self.window
+            boundary += window
         return state, changes
 
     def _sleep(

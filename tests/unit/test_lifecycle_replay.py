@@ -4,7 +4,9 @@ code, see tests/integration/test_lifecycle_live.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from detector import replay as replay_module
 from detector.events import OperationCall
 from detector.opconfig import DetectionConfig
 from detector.replay import ReplayStats, replay
@@ -62,3 +64,33 @@ def test_two_weeks_of_normal_lifecycle_traffic_count_each_event_once_and_raise_n
     assert stats.events > 3 * events
     problems = [c for c in changes if c.status.is_problem]
     assert problems == []
+
+
+def test_replay_decides_the_same_whatever_its_blocks_and_advances(monkeypatch: Any) -> None:
+    """Blocks of lines and advances through an hour at once (``_Run.steady``) are only
+    speed: one boundary at a time, in blocks of 7 lines, gives the same changes, with
+    events late in the lifecycle file and an incident of each kind."""
+    incidents = [
+        LifecycleIncident(BUSY.operation, "stuck", AT_14, AT_14 + 3600),
+        LifecycleIncident(SMALL.operation, "retry_forever", AT_14, AT_14 + 2 * 3600),
+    ]
+    messages = [
+        OperationCall.model_validate(m)
+        for m in lifecycle_events([BUSY, SMALL], incidents, START, START + int(3.7 * DAY))
+    ]
+    for i in range(500, len(messages), 997):  # Late: a minute behind its neighbours.
+        messages[i] = messages[i].model_copy(update={"timestamp": messages[i - 1].timestamp - 90})
+    stats = ReplayStats()
+    fast = [c.model_dump() for c in replay(messages, DetectionConfig(), stats=stats)]
+    monkeypatch.setattr(replay_module, "BLOCK", 7)
+    monkeypatch.setattr(replay_module._Run, "steady", lambda self: None)
+    slow_stats = ReplayStats()
+    slow = [c.model_dump() for c in replay(messages, DetectionConfig(), stats=slow_stats)]
+    assert stats.late > 0
+    assert any(c["status"] not in ("ok", "learning") for c in fast)
+    assert fast == slow
+    assert (stats.calls, stats.events, stats.late) == (
+        slow_stats.calls,
+        slow_stats.events,
+        slow_stats.late,
+    )

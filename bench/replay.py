@@ -1,0 +1,75 @@
+"""How long `detector replay` takes on the 35-day suite, beside what just reading the
+file costs, measured in the same run (not a timed test):
+
+    .venv/bin/python bench/replay.py                  # the plain suite: 12 operations
+    .venv/bin/python bench/replay.py --realistic      # the realistic one: 15 operations
+    .venv/bin/python bench/replay.py --file events.jsonl
+
+It writes the suite with `detector simulate --to-file --suite` (unless ``--file``),
+then times, best of ``--runs``: the command a user runs (`detector replay FILE -o
+/dev/null`, start-up included), and as a reference the same file read line by line
+and decoded with orjson (the least any replay must do). The target (issue 9) is under
+3 s for the replay on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+START = 1767571200  # Monday 2026-01-05 00:00 UTC: the suite's weeks start on a Monday.
+
+
+def simulate(path: Path, realistic: bool, days: int) -> None:
+    args = ["simulate", "--to-file", str(path), "--suite", "--days", str(days)]
+    args += ["--start", str(START)] + ([] if realistic else ["--plain"])
+    subprocess.run([sys.executable, "-m", "agents.cli", *args], check=True)
+
+
+def read_and_decode(path: Path) -> tuple[float, int]:
+    began = time.perf_counter()
+    lines = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            orjson.loads(line)
+            lines += 1
+    return time.perf_counter() - began, lines
+
+
+def replay(path: Path) -> tuple[float, str]:
+    command = [sys.executable, "-m", "agents.cli", "replay", str(path), "-o", "/dev/null"]
+    began = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - began, done.stderr.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--file", type=Path, help="replay this file instead of the suite")
+    parser.add_argument("--realistic", action="store_true", help="the realistic suite")
+    parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.file or Path(tmp) / "suite.jsonl"
+        if args.file is None:
+            simulate(path, args.realistic, args.days)
+        reads = [read_and_decode(path) for _ in range(args.runs)]
+        replays = [replay(path) for _ in range(args.runs)]
+    lines = reads[0][1]
+    read_s = min(t for t, _ in reads)
+    replay_s = min(t for t, _ in replays)
+    print(f"file: {lines:,} lines ({path.name}); best of {args.runs} runs")
+    print(f"{'read + orjson.loads per line':<34} {read_s:6.2f} s")
+    print(f"{'detector replay (whole command)':<34} {replay_s:6.2f} s  ({replay_s / read_s:.1f}x)")
+    print(f"  {replays[0][1]}")
+
+
+if __name__ == "__main__":
+    main()
