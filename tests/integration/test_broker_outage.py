@@ -78,9 +78,9 @@ def per_second(lines: list[str]) -> Counter[str]:
 
 
 async def test_a_broker_outage_is_quiet_reported_and_loses_no_call(
+    own_broker: OwnBroker,  # First: torn down last, after the workers that use it.
     start_worker: Callable[..., WorkerProcess],
     worker_env: dict[str, str],
-    own_broker: OwnBroker,
 ) -> None:
     worker = start_worker(
         DETECTOR_BROKER=own_broker.address,

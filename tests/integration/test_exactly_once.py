@@ -120,9 +120,9 @@ async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
 
 
 async def test_a_broker_restart_mid_stream_neither_loses_nor_double_counts(
+    own_broker: OwnBroker,  # First: torn down last, after the workers that use it.
     start_worker: Callable[..., WorkerProcess],
     worker_env: dict[str, str],
-    own_broker: OwnBroker,
 ) -> None:
     address = own_broker.address
     n = 12_000
