@@ -286,14 +286,27 @@ class Baseline:
         own = hourly[own_kind][own_hour]
         # Position of the window's middle between the centres of two hour buckets.
         frac = (start - hour_start + window / 2) / 3600 - 0.5
-        (k1, h1), (k2, h2) = (
-            ((own_kind, own_hour), after) if frac >= 0 else (before, (own_kind, own_hour))
-        )
-        frac = frac if frac >= 0 else frac + 1
+        # Spelt out (no tuples, no min/max calls, same arithmetic): once per window.
+        if frac >= 0:
+            k1, h1 = own_kind, own_hour
+            k2, h2 = after
+        else:
+            k1, h1 = before
+            k2, h2 = own_kind, own_hour
+            frac += 1
         smooth = (1 - frac) * hourly[k1][h1] + frac * hourly[k2][h2]
-        days = min(seen[k1][h1], seen[k2][h2], seen[own_kind][own_hour])
+        days = seen[k1][h1]
+        if seen[k2][h2] < days:
+            days = seen[k2][h2]
+        if seen[own_kind][own_hour] < days:
+            days = seen[own_kind][own_hour]
         scale = window / 3600
-        return min(own, smooth) * scale, max(own * scale, smooth * scale, high), days
+        top = own * scale
+        if smooth * scale > top:
+            top = smooth * scale
+        if high > top:
+            top = high
+        return (smooth if smooth < own else own) * scale, top, days
 
     def calls_per_day(self, start: int, calendar: Calendar) -> float:
         """Calls expected over a whole day of the same kind (weekday or weekend)."""
