@@ -36,6 +36,8 @@ RESIDUALS_KEEP = 8
 SCALES = (1, 3, 8)  # Hours over which the volume's mean residual is judged.
 PRIOR_DOWN = (0.1, 0.06, 0.04)  # A new operation's downside spread: ~30%, 25%, 20%.
 VOLUME_ALPHA_FLOOR = 0.01  # After ~100 hours, an EWMA with a half-life of ~70 hours.
+OFFSET_ALPHA = 1 / 24  # The recent level's offset follows about a day of hours.
+SPREAD_MIN_EXPECTED = 20.0  # Hours expecting fewer calls do not teach the spread.
 PEAK_DECAY = 0.998  # Per hour: a surge is forgotten over about two weeks.
 RUN_QUIET = 180  # Seconds without a call before the next call starts a new run.
 RUNS_KEEP = 12
@@ -47,6 +49,9 @@ BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batch
 # 1 against the ~1 in 30 weekdays that are holidays (docs/detection.md, "Shared shifts").
 HOLIDAY_EVIDENCE = math.log(100)
 HOLIDAY_PRIOR = math.log(1 / 30)  # Log odds that a weekday is a holiday, before evidence.
+WOBBLE_DECAY = 0.996  # Per hour: the error ratio's wobble is learned over about a week.
+WOBBLE_MIN_ERRORS = 2.0  # Hours expecting fewer errors say too little about the wobble.
+WOBBLE_CEILING = 0.7  # At most this spread of the log error ratio is allowed for.
 
 
 @lru_cache(maxsize=8192)
@@ -103,6 +108,11 @@ class Baseline:
     hour_start: int | None = None
     hour_calls: int = 0
     hour_tainted: bool = False
+    hour_errors: int = 0
+    # How far the error ratio wobbles from hour to hour and day to day around its normal
+    # (a variance of its log): [sum of (k - nq)² - nq(1 - q), sum of (nq)²] over closed
+    # untainted hours, decaying; a method-of-moments estimate (``error_wobble``).
+    wobble: list[float] = field(default_factory=lambda: [0.0, 0.0])
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
     # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
     # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
@@ -118,6 +128,14 @@ class Baseline:
     # variance of the mean residual over 1, 3 and 8 hours: docs/detection.md, "Volume".
     down: list[float] = field(default_factory=lambda: list(PRIOR_DOWN))
     volume_hours: int = 0  # Hours learned into ``down``.
+    # The recent hours' mean residual (about a day's EWMA): where the operation runs
+    # relative to a baseline that lags behind growth or a step. ``down`` learns falls
+    # below it, not below the expectation: an operation running 40% above a lagging
+    # baseline would otherwise learn a tiny spread and read its ordinary low hours as drops.
+    offset: float = 0.0
+    # The sequential test for a sustained drop: [evidence, hours, sum of residuals]
+    # (``rules.drop_evidence``).
+    sustained: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     peak: float = LN2  # The biggest recent surge (log), decaying: floods must beat it.
     # Cadence: the gaps between the starts of the last runs (bursts after a quiet spell).
     run_gaps: list[int] = field(default_factory=list)
@@ -140,7 +158,9 @@ class Baseline:
         elif hour != self.hour_start:  # A window that did not end its hour (restart, gap).
             self._close_hour(calendar)
             self.hour_start, self.hour_calls, self.hour_tainted = hour, 0, False
+            self.hour_errors = 0
         self.hour_calls += calls
+        self.hour_errors += errors
         self.hour_tainted = self.hour_tainted or problem
         if not problem and calls:
             decay = 0.5 ** (calls / ERROR_HALF_LIFE_CALLS)
@@ -151,9 +171,12 @@ class Baseline:
         if end % 3600 == 0:
             self._close_hour(calendar)
             self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
+            self.hour_errors = 0
 
     def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
+        if not self.hour_tainted:
+            self._learn_wobble(self.hour_calls, self.hour_errors)
         kind, hour = self.kind(self.hour_start, calendar)
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
@@ -185,6 +208,28 @@ class Baseline:
         self.hourly[kind][hour] = old + alpha * (value - old)
         self.seen[kind][hour] = seen + 1
 
+    def _learn_wobble(self, calls: int, errors: int) -> None:
+        """Learn one closed hour's error count against the binomial around the normal
+        ratio: the excess of its squared deviation over the binomial variance, in units
+        of the expected errors squared, is the variance of the ratio's own wobble. Each
+        hour's say is clipped (a ratio about 2.7 times normal), so a burst the error rule
+        did not catch cannot teach that bursts are normal."""
+        expected = calls * self.error_ratio
+        if expected < WOBBLE_MIN_ERRORS:
+            return
+        binomial = expected * (1 - self.error_ratio)
+        excess = min((errors - expected) ** 2 - binomial, expected**2)
+        self.wobble[0] = self.wobble[0] * WOBBLE_DECAY + excess
+        self.wobble[1] = self.wobble[1] * WOBBLE_DECAY + expected**2
+
+    @property
+    def error_wobble(self) -> float:
+        """The learned spread (standard deviation of its log) of the error ratio."""
+        excess, weight = self.wobble
+        if weight <= 0 or excess <= 0:
+            return 0.0
+        return min(math.sqrt(excess / weight), WOBBLE_CEILING)
+
     def learn_burstiness(self, minute_counts: list[int]) -> None:
         """Learn how bursty the traffic is from one closed hour of window counts: their
         variance over their mean, against a steady rate over that hour (1 for Poisson,
@@ -199,28 +244,40 @@ class Baseline:
         step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
         self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
 
-    def learn_volume(self, hour_start: int, residual: float, variance: float) -> None:
+    def learn_volume(
+        self, hour_start: int, residual: float, variance: float, expected: float = math.inf
+    ) -> None:
         """Learn one untainted hour's residual (log observed/expected less the shared
         factor) into the downside spreads at 1, 3 and 8 hours and the surge peak.
-        Only falls below the expectation teach ``down`` (a semi-variance): campaigns and
-        viral hours must not make drops look normal."""
+        Only falls below the recent level teach ``down`` (a semi-variance): campaigns and
+        viral hours must not make drops look normal. An hour ``expected`` to see fewer
+        than ``SPREAD_MIN_EXPECTED`` calls teaches neither spread nor level: its log count
+        is mostly Poisson noise, skewed low (2 calls where 9 were due), and night hours
+        would teach a shop a spread twice its own."""
         self.residuals.append([hour_start, residual, variance])
         del self.residuals[:-RESIDUALS_KEEP]
+        surge = residual - 2 * math.sqrt(variance)  # Sure to be at least this high.
+        self.peak = max(surge, LN2 + (self.peak - LN2) * PEAK_DECAY)
+        if expected < SPREAD_MIN_EXPECTED:
+            return
         alpha = max(1.0 / (self.volume_hours + 5), VOLUME_ALPHA_FLOOR)
+        offset = self.offset
         for i, hours in enumerate(SCALES):
             span = consecutive(self.residuals, hours)
             if span is None:
                 continue
             mean, poisson = span
             spread = max(self.down[i], SPREAD_FLOOR) + poisson
-            below = min(mean, 0.0) ** 2
+            below = min(mean - offset, 0.0) ** 2
             # Winsorised at 3 spreads: a drop being judged must not teach that drops
             # are normal (the test fires near four).
             target = min(2 * below, WINSOR * spread) - poisson
             self.down[i] = max(0.0, self.down[i] + alpha * (target - self.down[i]))
         self.volume_hours += 1
-        surge = residual - 2 * math.sqrt(variance)  # Sure to be at least this high.
-        self.peak = max(surge, LN2 + (self.peak - LN2) * PEAK_DECAY)
+        # Clipped at 1.5 spreads (a Huber mean): a campaign or an unnoticed drop moves it
+        # as little as an ordinary hour above or below.
+        step = 1.5 * math.sqrt(max(self.down[0], SPREAD_FLOOR) + variance)
+        self.offset += max(alpha, OFFSET_ALPHA) * max(-step, min(step, residual - offset))
 
     def _learn_cadence(self, start: int, end: int) -> None:
         """A run starts with calls after a quiet spell; remember the gaps between runs."""
@@ -342,6 +399,10 @@ class Baseline:
         if not stored.number(baseline.dispersion, "dispersion") > 0:
             raise ValueError("dispersion: must be above 0")
         stored.numbers(baseline.holiday, "holiday", 3, -math.inf)
+        stored.number(baseline.offset, "offset", -math.inf)
+        stored.numbers(baseline.wobble, "wobble", 2, -math.inf)
+        stored.numbers(baseline.sustained, "sustained", 3, -math.inf)
+        stored.count(baseline.hour_errors, "hour_errors")
         if baseline.hour_start is not None:
             stored.count(baseline.hour_start, "hour_start")
         stored.count(baseline.hour_calls, "hour_calls")

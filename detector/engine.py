@@ -238,7 +238,9 @@ class Engine:
                 (15, int(quarter[0]), int(quarter[1])),
                 (60, int(hour[0]), int(hour[1])),
             ]
-            found = rules.error_spike(lookbacks, st.baseline.error_ratio, rule, learning)
+            found = rules.error_spike(
+                lookbacks, st.baseline.error_ratio, rule, learning, st.baseline.error_wobble
+            )
             if found is not None:
                 since = start + self.window - found.observed["minutes"] * 60
                 codes = st.error_codes(since)
@@ -333,6 +335,7 @@ class Engine:
             baseline.seen[kind][hour] - 1,
             rule,
             local_hour(hour_start, self.calendar.zone),
+            baseline.offset,
         )
 
     def _weekend_doubt(self, baseline: Baseline, start: int) -> tuple[float, float]:
@@ -390,6 +393,9 @@ class Engine:
             # that slips across an hour boundary doubles one hour and empties the next.
             st.volume = None
             return
+        base = min(baseline.offset, 0.0)
+        run = rules.drop_evidence(baseline.sustained, residual, variance, baseline.down[0], base)
+        baseline.sustained = run
         if not rule.mute and in_schedule and st.status is not Status.LEARNING:
             kind, _ = baseline.kind(hour_start, self.calendar)
             days = baseline.seen[kind][hour] - 1
@@ -403,6 +409,9 @@ class Engine:
                 days,
                 rule,
                 (weekday, hour),
+                baseline.offset,
+            ) or rules.sustained_drop(
+                run, residual - base, int(calls), scaled, days, rule, (weekday, hour)
             )
             if finding is not None and _is_drop(finding.observed):
                 finding = self._unless_holiday(st, rule, hour_start, finding, calls, scaled)
@@ -410,7 +419,7 @@ class Engine:
                 return  # Not recovered yet: the finding holds.
         st.volume = None if finding is None else _stored(finding)
         if not tainted:
-            baseline.learn_volume(hour_start, residual, variance)
+            baseline.learn_volume(hour_start, residual, variance, scaled)
 
     def _transition(
         self,

@@ -30,6 +30,8 @@ MIN_HOUR_EXPECTED = 3.0  # Hours expecting fewer calls are not judged for volume
 BATCH_WEIGHT = BATCHED * math.log(BATCHED) / (BATCHED - 1)
 SPREAD_CEILING = 0.1  # A rare operation's spread is noise: doubt its level at most this.
 FLOOD_FLOOR, FLOOD_CEILING = 3.0, 10.0  # A flood's multiple of the expectation.
+CUSUM_SLACK = 1.0  # Spreads an hour must fall by to add to a sustained drop's evidence.
+CUSUM_CLIP = 4.0  # The most spreads one hour's fall counts for.
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +60,42 @@ def clear_ratio(normal: float) -> float:
     return max(2 * normal, normal + 0.05)
 
 
+# The wobble's normal prior in bins of a quarter spread: (upper end of the bin in
+# spreads, its probability); the mass below the median is put at the median. Using each
+# bin's upper end bounds the mixture's tail from above, like the Chernoff bounds.
+_WOBBLE_BINS = [
+    (z + 0.125, NormalDist().cdf(z + 0.125) - (NormalDist().cdf(z - 0.125) if z else 0.0))
+    for z in (i / 4 for i in range(27))
+]
+
+
+def wobbly_upper_log_p(k: int, n: int, q: float, wobble: float) -> float:
+    """log P(X >= k) bound for X ~ Binomial(n, Q), the ratio Q wobbling log-normally
+    around ``q`` with spread ``wobble`` (hour to hour, day to day): the binomial's
+    mixture over the wobble. For a few calls it is the binomial; for many, the
+    ratio's own wobble: 37% of 75 calls failing on a form that fails 10% of its calls
+    and wobbles by a third is a bad hour, not an incident."""
+    plain = binomial_upper_log_p(k, n, q)
+    if wobble <= 0 or plain == 0.0:
+        return plain
+    terms = [
+        math.log(weight) + binomial_upper_log_p(k, n, min(q * math.exp(z * wobble), 1.0))
+        for z, weight in _WOBBLE_BINS
+    ]
+    top = max(terms)
+    return min(0.0, top + math.log(sum(math.exp(t - top) for t in terms)))
+
+
 def error_spike(
-    lookbacks: list[tuple[int, int, int]], normal: float, rule: Rule, learning: bool
+    lookbacks: list[tuple[int, int, int]],
+    normal: float,
+    rule: Rule,
+    learning: bool,
+    wobble: float = 0.0,
 ) -> Finding | None:
-    """``lookbacks``: (minutes, calls, errors), shortest first; the strongest finding wins."""
+    """``lookbacks``: (minutes, calls, errors), shortest first; the strongest finding
+    wins. ``wobble``: the operation's learned spread of its error ratio
+    (``Baseline.error_wobble``)."""
     reference = PRIOR_RATIO if learning else normal
     allowance = reference * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
     log_p = math.log(rule.p_value)
@@ -71,7 +105,9 @@ def error_spike(
             continue
         ratio = k / n
         if binomial_upper_log_p(k, n, allowance) > log_p:
-            continue
+            continue  # Cheap first: not surprising even without the wobble.
+        if wobble and wobbly_upper_log_p(k, n, reference + 0.002, wobble) > log_p:
+            continue  # The learned wobble replaces the fixed allowance's guess.
         if wilson_lower(k, n) >= severe_ratio(reference):
             status = Status.MANY_PROBLEMS
         elif ratio >= clear_ratio(reference) and not learning:
@@ -222,11 +258,14 @@ def hourly_volume(
     days: int,
     rule: Rule,
     when: Moment,
+    offset: float = 0.0,
 ) -> Finding | None:
     """The hour that just closed, judged against the operation's own learned spread
     (docs/detection.md, "Volume"). ``residuals`` end with this hour's [start, log of
     observed over expected less the shared factor, Poisson variance]; ``expected`` is
-    already scaled by the shared factor.
+    already scaled by the shared factor; ``offset``: where the operation's recent hours
+    ran relative to the expectation (``Baseline.offset``): below it, a baseline that has
+    not caught up with a decline, the drop is judged from there.
 
     A drop: the mean residual over 1, 3 or 8 consecutive hours is more than
     ``z_threshold`` spreads below zero, at most 60% of normal, and the last hour still
@@ -237,12 +276,14 @@ def hourly_volume(
         return None
     last = residuals[-1][1]
     limit = z_threshold(rule.p_value, days)
-    if last <= DROP_LAST and calls > 0:  # Zero calls is the silence rule's to judge.
+    base = min(offset, 0.0)
+    if last - base <= DROP_LAST and calls > 0:  # Zero calls is the silence rule's to judge.
         for i, hours in enumerate(SCALES):
             span = consecutive(residuals, hours)
             if span is None:
                 break
             mean, poisson = span
+            mean -= base
             spread = math.sqrt(max(down[i], SPREAD_FLOOR) + poisson)
             if mean <= DROP_EFFECT and mean <= -limit * spread:
                 return _volume_finding(
@@ -255,6 +296,48 @@ def hourly_volume(
     ):
         return _volume_finding(60, calls, expected, last, "flood", when)
     return None
+
+
+def drop_evidence(
+    run: list[float], residual: float, variance: float, spread: float, base: float
+) -> list[float]:
+    """One judged hour added to the sequential test for a sustained drop (a one-sided
+    CUSUM): ``run`` is [evidence, hours, sum of residuals] since the evidence last
+    started from zero; ``residual`` (log observed/expected less the shared factor) is
+    taken from ``base`` (``hourly_volume``'s offset) in units of its spread (the learned
+    hourly ``spread`` plus the Poisson ``variance``). Each hour adds how many spreads it
+    fell below ``CUSUM_SLACK`` (at most ``CUSUM_CLIP``: one very low hour is the hourly
+    test's to judge); an ordinary hour takes evidence away, so moderate falls hour after
+    hour accumulate while a single low hour fades."""
+    fall = (base - residual) / math.sqrt(max(spread, SPREAD_FLOOR) + variance)
+    evidence = run[0] + min(fall, CUSUM_CLIP) - CUSUM_SLACK
+    if evidence <= 0:
+        return [0.0, 0.0, 0.0]
+    return [evidence, run[1] + 1, run[2] + residual - base]
+
+
+def sustained_drop(
+    run: list[float],
+    last: float,
+    calls: int,
+    expected: float,
+    days: int,
+    rule: Rule,
+    when: Moment,
+) -> Finding | None:
+    """A drop found by the sequential test (``drop_evidence``): at least two hours of
+    evidence past ``-log(p)/2`` (a CUSUM's false alarms come about once in 1/p hours,
+    widened while the baseline is young), a mean fall to at most 60% of normal, and the
+    ``last`` hour (from the base) still below 80%. An 8-hour drop to 0.4x is caught
+    within about three hours; one hour, however low, never is (``hourly_volume``'s)."""
+    evidence, hours, total = run
+    if hours < 2 or days < 1 or expected < MIN_HOUR_EXPECTED or calls == 0:
+        return None
+    limit = -math.log(rule.p_value) / 2 * (1 + 1.0 / days)
+    mean = total / hours
+    if evidence < limit or mean > DROP_EFFECT or last > DROP_LAST:
+        return None
+    return _volume_finding(int(hours) * 60, None, expected, mean, "drop", when)
 
 
 def _volume_finding(

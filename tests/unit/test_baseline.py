@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
 from detector.baseline import (
     HOLIDAY_EVIDENCE,
+    PRIOR_DOWN,
     SCALES,
     Baseline,
     Calendar,
@@ -58,16 +60,27 @@ def test_a_campaign_teaches_a_bucket_at_most_twice_its_value() -> None:
     assert baseline.hourly[0][0] <= 100 + (1 / 4) * (210 - 100) + 1e-9
 
 
-def test_only_falls_below_normal_teach_the_downside_spread() -> None:
-    rising, falling = Baseline(), Baseline()
+def test_surges_do_not_teach_the_downside_spread() -> None:
+    plain, campaigns = Baseline(), Baseline()
     rng = np.random.default_rng(1)
     noise = rng.normal(0.0, 0.3, 400)
     for i, r in enumerate(noise):
-        rising.learn_volume(3600 * i, abs(float(r)), 0.001)
-        falling.learn_volume(3600 * i, -abs(float(r)), 0.001)
-    assert rising.down[0] < 0.01
-    assert 0.1 < falling.down[0] < 0.27  # 2 * E[r^2] of the half below: ~0.18.
-    assert falling.down[2] < falling.down[0]  # Independent hours average out.
+        plain.learn_volume(3600 * i, float(r), 0.001)
+        surge = math.log(3.0) if i % 40 < 2 else 0.0  # 2-hour campaigns.
+        campaigns.learn_volume(3600 * i, float(r) + surge, 0.001)
+    assert 0.05 < plain.down[0] < 0.14  # 2 * E[r^2] of the half below: ~0.09.
+    assert campaigns.down[0] < 1.25 * plain.down[0]
+    assert plain.down[2] < plain.down[0]  # Independent hours average out.
+
+
+def test_a_lagging_baseline_does_not_shrink_the_downside_spread() -> None:
+    level, stepped = Baseline(), Baseline()
+    noise = np.random.default_rng(2).normal(0.0, 0.3, 400)
+    for i, r in enumerate(noise):
+        level.learn_volume(3600 * i, float(r), 0.001)
+        stepped.learn_volume(3600 * i, float(r) + 0.4, 0.001)  # 1.5x above its baseline.
+    assert stepped.offset == pytest.approx(0.4, abs=0.15)
+    assert stepped.down[0] == pytest.approx(level.down[0], rel=0.3)
 
 
 def test_the_surge_peak_rises_at_once_and_fades_over_weeks() -> None:
@@ -145,3 +158,24 @@ def test_on_an_inferred_holiday_weekday_traffic_is_never_a_flood() -> None:
     low, high, _ = baseline.rate(tuesday + 10 * 3600, 60, UTC_CALENDAR)
     assert low == 0.0  # Judged as a weekend: silence is normal.
     assert math.isclose(high, 100 / 60)  # But its weekday traffic is no flood.
+
+
+def test_the_error_ratios_wobble_is_learned_beyond_the_binomial() -> None:
+    steady, wobbly = Baseline(), Baseline()
+    rng = np.random.default_rng(3)
+    for hour in range(24 * 14):
+        start = MONDAY + 3600 * hour
+        ratio = 0.1 * math.exp(rng.normal(0.0, 0.35))
+        for baseline, q in ((steady, 0.1), (wobbly, ratio)):
+            errors = int(rng.binomial(200, min(q, 1.0)))
+            baseline.learn(start, start + 3600, 200, errors, False, UTC_CALENDAR)
+    assert steady.error_wobble < 0.12
+    assert wobbly.error_wobble == pytest.approx(0.35, abs=0.1)
+
+
+def test_hours_expecting_few_calls_do_not_teach_the_spread() -> None:
+    baseline = Baseline()
+    for i in range(200):  # Nights: 2 calls where 9 were due, Poisson noise.
+        baseline.learn_volume(3600 * i, math.log(2.5 / 9.5), 0.2, expected=9.0)
+    assert baseline.down == list(PRIOR_DOWN)
+    assert baseline.offset == 0.0

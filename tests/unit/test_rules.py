@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from detector import rules
 from detector.opconfig import DEFAULT_RULE, Rule
+from detector.stats import binomial_upper_log_p
 from detector.status import Status
 
 WHEN = (1, 14)  # A Tuesday, 14:00.
@@ -121,6 +122,23 @@ def test_error_spike_needs_both_surprise_and_effect() -> None:
     assert found.status is Status.MANY_PROBLEMS
 
 
+def test_a_wobbly_error_ratio_is_judged_against_its_learned_wobble() -> None:
+    bad_hour = [(60, 75, 28)]  # 37% on a 10% form whose ratio wobbles by a third.
+    assert rules.error_spike(bad_hour, 0.10, DEFAULT_RULE, learning=False) is not None
+    assert rules.error_spike(bad_hour, 0.10, DEFAULT_RULE, False, wobble=0.36) is None
+    incident = [(60, 110, 38)]  # 35% on a 5% operation: seven times, not a wobble.
+    found = rules.error_spike(incident, 0.05, DEFAULT_RULE, False, wobble=0.36)
+    assert found is not None
+    assert found.status is Status.SOME_PROBLEMS
+
+
+@given(st.integers(1, 200), st.integers(1, 200), st.floats(0.001, 0.5), st.floats(0.01, 0.7))
+def test_the_wobble_only_ever_weakens_the_evidence(k: int, n: int, q: float, wobble: float) -> None:
+    k = min(k, n)
+    plain = binomial_upper_log_p(k, n, q)
+    assert plain <= rules.wobbly_upper_log_p(k, n, q, wobble) <= 0.0
+
+
 def test_silence_fires_on_doubted_evidence_past_the_threshold() -> None:
     assert rules.silence(600, 14, 14, (0.0, 0.0), 13, WHEN) is not None  # No doubt: 14 > 13.
     assert rules.silence(600, 30, 30, (0.0, 0.1), 13, WHEN) is not None  # log1p(3)/0.1 = 13.9,
@@ -171,3 +189,49 @@ def test_an_office_silent_on_a_possible_holiday_waits_for_the_days_evidence() ->
     assert rules.holiday_mixture(20, 0.0, prior) < 4  # 1 in 30: at most log(30).
     assert rules.holiday_mixture(20, 0.0, prior - 30) > 19  # Clearly an ordinary day.
     assert rules.holiday_mixture(20, 0.7, prior + 10) < 15  # A site: its weekend rate.
+
+
+def _sequential(falls: list[float], spread: float = 0.08) -> list[float]:
+    run = [0.0, 0.0, 0.0]
+    for residual in falls:
+        run = rules.drop_evidence(run, residual, 0.01, spread, 0.0)
+    return run
+
+
+def test_a_sustained_drop_accumulates_evidence_and_a_single_low_hour_fades() -> None:
+    drop = math.log(0.4)  # About three spreads an hour.
+    run = _sequential([0.0, drop, drop])
+    assert rules.sustained_drop(run, drop, 40, 100, 14, DEFAULT_RULE, WHEN) is None
+    run = _sequential([0.0, drop, drop, drop])
+    found = rules.sustained_drop(run, drop, 40, 100, 14, DEFAULT_RULE, WHEN)
+    assert found is not None
+    assert found.observed["volume"] == "drop"
+    assert found.observed["minutes"] == 180
+    deep = math.log(0.1)  # One very low hour, then normal: never a sustained drop.
+    for tail in ([0.0], [0.0, 0.0]):
+        run = _sequential([deep, *tail])
+        assert rules.sustained_drop(run, 0.0, 40, 100, 14, DEFAULT_RULE, WHEN) is None
+    assert _sequential([deep, 0.0, 0.0, 0.0, 0.0]) == [0.0, 0.0, 0.0]
+
+
+def test_a_sustained_drop_needs_the_effect_and_a_baseline_of_some_days() -> None:
+    mild = math.log(0.7)  # Many small falls: more than the slack, not a 40% drop.
+    run = _sequential([mild] * 12, spread=0.01)
+    assert run[0] > 10
+    assert rules.sustained_drop(run, mild, 70, 100, 14, DEFAULT_RULE, WHEN) is None
+    drop = math.log(0.4)
+    run = _sequential([drop] * 3)
+    assert rules.sustained_drop(run, drop, 40, 100, 14, DEFAULT_RULE, WHEN) is not None
+    assert rules.sustained_drop(run, drop, 40, 100, 0, DEFAULT_RULE, WHEN) is None
+    strict = Rule(sensitivity="low")
+    assert rules.sustained_drop(run, drop, 40, 100, 14, strict, WHEN) is None
+
+
+@given(st.lists(st.floats(-3.0, 3.0), max_size=30))
+def test_the_drop_evidence_never_goes_negative_nor_grows_on_normal_hours(
+    residuals: list[float],
+) -> None:
+    run = _sequential(residuals)
+    assert run[0] >= 0
+    assert run[1] >= 0
+    assert _sequential([*residuals, 0.0])[0] <= max(0.0, run[0] - rules.CUSUM_SLACK) + 1e-9
