@@ -19,6 +19,7 @@ from typing import Any
 from detector import rules, wording
 from detector.baseline import (
     HOLIDAY_PRIOR,
+    SPREAD_MIN_EXPECTED,
     Baseline,
     Calendar,
     hour_kind,
@@ -394,8 +395,10 @@ class Engine:
             st.volume = None
             return
         base = min(baseline.offset, 0.0)
-        run = rules.drop_evidence(baseline.sustained, residual, variance, baseline.down[0], base)
-        baseline.sustained = run
+        run = baseline.sustained
+        if scaled >= SPREAD_MIN_EXPECTED:  # Fewer calls: mostly Poisson noise, skewed low.
+            run = rules.drop_evidence(run, residual, variance, baseline.down[0], base)
+            baseline.sustained = run
         if not rule.mute and in_schedule and st.status is not Status.LEARNING:
             kind, _ = baseline.kind(hour_start, self.calendar)
             days = baseline.seen[kind][hour] - 1
@@ -415,6 +418,8 @@ class Engine:
             )
             if finding is not None and _is_drop(finding.observed):
                 finding = self._unless_holiday(st, rule, hour_start, finding, calls, scaled)
+                if finding is not None:  # Reported: its evidence must not report it again.
+                    baseline.sustained = [0.0, 0.0, 0.0]
             if finding is None and st.volume is not None and _persists(st.volume, residual):
                 return  # Not recovered yet: the finding holds.
         st.volume = None if finding is None else _stored(finding)
