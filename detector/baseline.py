@@ -49,8 +49,12 @@ BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batch
 # 1 against the ~1 in 30 weekdays that are holidays (docs/detection.md, "Shared shifts").
 HOLIDAY_EVIDENCE = math.log(100)
 HOLIDAY_PRIOR = math.log(1 / 30)  # Log odds that a weekday is a holiday, before evidence.
-WOBBLE_DECAY = 0.996  # Per hour: the error ratio's wobble is learned over about a week.
+WOBBLE_DECAY = 0.998  # Per hour: the error ratio's wobble is learned over a few weeks.
+# Before it is learned, the ratio is taken to wobble by ~25% (real traffic does, by 20-40%
+# from day to day), worth a day of an operation expecting 4 errors an hour.
+WOBBLE_PRIOR, WOBBLE_PRIOR_WEIGHT = 0.25, 24 * 4.0**2
 WOBBLE_MIN_ERRORS = 2.0  # Hours expecting fewer errors say too little about the wobble.
+WOBBLE_CLIP = 4.0  # One hour says at most that its ratio was three times normal.
 WOBBLE_CEILING = 0.7  # At most this spread of the log error ratio is allowed for.
 
 
@@ -112,7 +116,9 @@ class Baseline:
     # How far the error ratio wobbles from hour to hour and day to day around its normal
     # (a variance of its log): [sum of (k - nq)² - nq(1 - q), sum of (nq)²] over closed
     # untainted hours, decaying; a method-of-moments estimate (``error_wobble``).
-    wobble: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    wobble: list[float] = field(
+        default_factory=lambda: [WOBBLE_PRIOR**2 * WOBBLE_PRIOR_WEIGHT, WOBBLE_PRIOR_WEIGHT]
+    )
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
     # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
     # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
@@ -212,13 +218,13 @@ class Baseline:
         """Learn one closed hour's error count against the binomial around the normal
         ratio: the excess of its squared deviation over the binomial variance, in units
         of the expected errors squared, is the variance of the ratio's own wobble. Each
-        hour's say is clipped (a ratio about 2.7 times normal), so a burst the error rule
+        hour's say is clipped (a ratio three times normal), so a burst the error rule
         did not catch cannot teach that bursts are normal."""
         expected = calls * self.error_ratio
         if expected < WOBBLE_MIN_ERRORS:
             return
         binomial = expected * (1 - self.error_ratio)
-        excess = min((errors - expected) ** 2 - binomial, expected**2)
+        excess = min((errors - expected) ** 2 - binomial, WOBBLE_CLIP * expected**2)
         self.wobble[0] = self.wobble[0] * WOBBLE_DECAY + excess
         self.wobble[1] = self.wobble[1] * WOBBLE_DECAY + expected**2
 
