@@ -49,6 +49,8 @@ class FailureDays:
 
     days: dict[str, dict[int, int]] = field(default_factory=dict)
     _hours: dict[int, tuple[str, int]] = field(default_factory=dict)  # Not persisted.
+    # ``recurring`` of these days while none is added (it is asked every hour). Not persisted.
+    _pattern: list[str | None] = field(default_factory=list, compare=False)
 
     def local(self, ts: float, zone: ZoneInfo) -> tuple[str, int]:
         """(local date, local hour) of ``ts``, cached per UTC hour (offsets change on hours)."""
@@ -62,6 +64,7 @@ class FailureDays:
         return found
 
     def add(self, ts: float, failures: int, zone: ZoneInfo) -> None:
+        self._pattern.clear()
         day, hour = self.local(ts, zone)
         hours = self.days.setdefault(day, {})
         hours[hour] = hours.get(hour, 0) + failures
@@ -87,6 +90,12 @@ def peak_hour(hours: dict[int, int]) -> int | None:
 def recurring(history: FailureDays) -> str | None:
     """'failed around 03:00 on 3 of the last 3 days' when failures cluster at one time
     of day (within an hour) on ``MIN_DAYS`` or more of the days kept."""
+    if not history._pattern:
+        history._pattern.append(_recurring(history))
+    return history._pattern[0]
+
+
+def _recurring(history: FailureDays) -> str | None:
     peaks = {d: h for d, hours in history.days.items() if (h := peak_hour(hours)) is not None}
     best: tuple[int, list[str]] | None = None
     for hour in sorted(set(peaks.values())):
