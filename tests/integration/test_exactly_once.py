@@ -190,3 +190,46 @@ async def test_a_worker_killed_is_replaced_by_the_others_with_nothing_lost(
     await eventually(held, within=60, every=1.0)
     taken = time.monotonic() - killed_at
     print(f"takeover: every call held by the survivors {taken:.1f} s after the kill")
+
+
+def listed(worker: WorkerProcess) -> dict[str, float]:
+    """Calls per operation this worker lists on /metrics (so holds and judges)."""
+    return {
+        dict(labels)["operation"]: v
+        for (name, labels), v in scrape(worker.url).items()
+        if name == "detector_window_calls" and dict(labels)["operation"] in OPERATIONS
+    }
+
+
+async def test_a_worker_forgets_the_partitions_another_worker_took(
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+) -> None:
+    """One worker reads alone, then a second joins and takes half the partitions: the
+    first must neither list nor judge the operations it no longer owns (it wrote their
+    windows itself, which Faust's memory store would keep), and the two hold every call
+    once between them."""
+    n = 6_000
+    topic = worker_env["DETECTOR_CALLS_TOPIC"]
+    common = {"DETECTOR_PARTITIONS": "6", "DETECTOR_SESSION_TIMEOUT": "6"}
+    data_dir = worker_env["DETECTOR_DATA_DIR"]
+    first = start_worker(**common, DETECTOR_DATA_DIR=f"{data_dir}-0")
+    await send_slowly(producer, topic, range(n // 2), 3, 3.0)
+
+    def read_alone() -> None:
+        assert sum(listed(first).values()) == n // 2
+
+    await eventually(read_alone, within=90, every=1.0)
+    second = start_worker(
+        **common, DETECTOR_DATA_DIR=f"{data_dir}-1", DETECTOR_WEB_PORT=str(free_port())
+    )
+    await send_slowly(producer, topic, range(n // 2, n), 3, 6.0)
+
+    def split() -> None:
+        held = [listed(first), listed(second)]
+        assert held[1], "the second worker took no partition"
+        assert not held[0].keys() & held[1].keys(), f"listed by both: {held}"
+        assert sum(held[0].values()) + sum(held[1].values()) == n, held
+
+    await eventually(split, within=90, every=1.0)
