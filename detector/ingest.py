@@ -18,7 +18,7 @@ anything invalid) is decoded by ``decode`` in full.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -175,20 +175,22 @@ def load_values(values: Sequence[bytes | None]) -> list[Any]:
 
 
 def _load_joined(values: Sequence[bytes | None]) -> list[Any]:
-    """The values joined into one JSON array with a random string between each two. The
-    array holds each value's own JSON only if every separator is one of its elements, at
-    every other place: a value that is not one JSON document (``1,2``, ``[1``, ``"a``)
-    adds, swallows or breaks a separator, and a producer cannot forge a string it does
-    not know. Otherwise each half is decoded again, down to a value alone."""
+    """The values joined into one JSON array with a separator string between each two.
+    The array holds each value's own JSON only if every separator is one of its
+    elements, at every other place: a value that is not one JSON document (``1,2``,
+    ``[1``, ``"a``) adds, swallows or breaks a separator, and none can forge one, a hash
+    of the values themselves (a value would have to hold the hash of a text holding
+    it). Otherwise each half is decoded again, down to a value alone."""
     if len(values) == 1:
         try:
             return [orjson.loads(values[0] or b"null")]
         except orjson.JSONDecodeError:
             return [None]
-    token = secrets.token_hex(16)
+    body = [v or b"null" for v in values]
+    token = hashlib.blake2b(b"".join(body), digest_size=16).hexdigest()
     separator = b',"' + token.encode() + b'",'
     try:
-        joined = orjson.loads(b"[" + separator.join([v or b"null" for v in values]) + b"]")
+        joined = orjson.loads(b"[" + separator.join(body) + b"]")
     except orjson.JSONDecodeError:
         joined = None
     n = len(values)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detector.errors import DecodeError
 from detector.events import Limits, decode
-from detector.ingest import RawRecord, Records, Shapes, decode_batch
+from detector.ingest import RawRecord, Records, Shapes, decode_batch, load_values
 from detector.windows import aggregate
 
 
@@ -140,3 +140,27 @@ def test_records_in_columns_decode_as_records_and_drop_by_key() -> None:
     assert dropped == [raws[1], raws[4]]
     assert [kept.record(i) for i in range(len(kept))] == [raws[0], raws[2], raws[3]]
     assert columns.without({b"Z"}) == (columns, [])
+
+
+def _alone(value: bytes | None) -> object:
+    try:
+        return orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        return None
+
+
+_FRAGMENT = st.one_of(
+    st.none(),
+    st.sampled_from([b"", b"1,2", b"[3", b"4]", b'"a', b'b"', b'{"k":[', b"]}", b"{}", b" "]),
+    st.builds(orjson.dumps, _ANY),
+    st.binary(max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAGMENT, max_size=12))
+@example([b"1,2", b"1,2", b"[3", b"4]"])  # As many elements as values and separators.
+def test_values_decoded_together_are_each_values_own_json(values: list[bytes | None]) -> None:
+    """One orjson call for many values: a value that is not one JSON document (``1,2``,
+    or ``[3`` with ``4]`` after it) must not shift or merge its neighbours."""
+    assert load_values(values) == [_alone(v) for v in values]
