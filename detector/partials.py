@@ -84,20 +84,18 @@ def partials(
             watermarks[partition] = max(watermarks.get(partition, 0.0), last)
     out: dict[str, Partial] = {}
     followed = lifecycle_rows(decoded, size)
-    for (operation, start), counts in aggregate(decoded.batch, size).items():
-        partial = out.get(operation)
-        if partial is None:
-            sources = decoded.partitions[operation]
-            partial = out[operation] = Partial(
-                operation,
-                decoded.batch.integrations.get(operation),
-                decoded.last_call_at[operation],
-                max(watermarks[p] for p in sources),
-                {p: last_offsets[p] for p in sorted(sources)},
-                read_before=max((read[p] for p in sources if p in read), default=None),
-                events=followed.get(operation, []),
-            )
-        partial.windows.append((start, counts))
+    for operation, windows in aggregate(decoded.batch, size).items():
+        sources = decoded.partitions[operation]
+        out[operation] = Partial(
+            operation,
+            decoded.batch.integrations.get(operation),
+            decoded.last_call_at[operation],
+            max(watermarks[p] for p in sources),
+            {p: last_offsets[p] for p in sorted(sources)},
+            list(windows.items()),
+            read_before=max((read[p] for p in sources if p in read), default=None),
+            events=followed.get(operation, []),
+        )
     return list(out.values())
 
 

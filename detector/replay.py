@@ -143,14 +143,13 @@ class Replay:
         for operation in batch.names:
             run.policy(operation)  # Its rule, with the integration its first block gives.
         counted = _counted(decoded, late)
-        for (operation, start), counts in aggregate(counted, size).items():
+        for operation, windows in aggregate(counted, size).items():
             own = run.windows[operation]
-            current = own.get(start)
-            if current is None:
-                own[start] = counts
-            else:
-                current.add(counts.calls, counts.errors, counts.retries)
-                current.add_codes(counts.error_codes)
+            for start in own.keys() & windows.keys():  # A window the last block began.
+                counts = windows.pop(start)
+                own[start].add(counts.calls, counts.errors, counts.retries)
+                own[start].add_codes(counts.error_codes)
+            own.update(windows)
         stats.events += len(counted)
         stats.calls += sum(counted.calls)
         stats.late += n - len(counted)

@@ -196,8 +196,8 @@ class Batch:
         return len(self.ops)
 
 
-def aggregate(batch: Batch, size: int) -> dict[tuple[str, int], WindowCounts]:
-    """Sum a batch into one ``WindowCounts`` per (operation, window start).
+def aggregate(batch: Batch, size: int) -> dict[str, dict[int, WindowCounts]]:
+    """Sum a batch into one ``WindowCounts`` per window start, per operation.
 
     Records are sorted by (operation, window) and summed per run with ``reduceat``:
     exact int64 sums (``bincount`` sums in float64, which rounds above 2^53). Counts per
@@ -214,13 +214,18 @@ def aggregate(batch: Batch, size: int) -> dict[tuple[str, int], WindowCounts]:
     keys = keys[order]
     runs = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sums = [_sums(col, order, runs) for col in (batch.calls, batch.errors, batch.retries)]
-    names = batch.names
+    heads = keys[runs]
+    op_of = heads // span
+    starts: list[int] = ((heads % span + low) * size).tolist()
+    counts = list(map(WindowCounts, *sums))
+    cuts: list[int] = np.flatnonzero(np.r_[True, op_of[1:] != op_of[:-1]]).tolist()
+    names, first = batch.names, op_of[cuts].tolist()
     out = {
-        (names[key // span], (key % span + low) * size): WindowCounts(c, e, r)
-        for key, c, e, r in zip(keys[runs].tolist(), *sums, strict=True)
+        names[op]: dict(zip(starts[a:b], counts[a:b], strict=True))
+        for op, a, b in zip(first, cuts, [*cuts[1:], len(starts)], strict=True)
     }
     for operation, ts, code, n in batch.error_codes:
-        out[(operation, window_start(ts, size))].add_codes({code: n})
+        out[operation][window_start(ts, size)].add_codes({code: n})
     return out
 
 

@@ -34,10 +34,10 @@ def test_every_record_lands_somewhere() -> None:
     assert [(r.offset, op) for r, op in out.misrouted] == [(4, "B")]
     assert out.partitions == {"A": {2}}
     assert len(out.failures) == 3
-    windows = aggregate(out.batch, 60)
+    windows = aggregate(out.batch, 60)["A"]
     # The pre-aggregated record has no timestamp: it falls in the Kafka timestamp's window.
-    assert windows[("A", 60)].to_list() == [3, 1, 1, {"E1": 1}]
-    assert windows[("A", 960)].to_list() == [5, 2, 0, {"unknown": 2}]
+    assert windows[60].to_list() == [3, 1, 1, {"E1": 1}]
+    assert windows[960].to_list() == [5, 2, 0, {"unknown": 2}]
 
 
 def test_unkeyed_records_are_misrouted_not_counted() -> None:
@@ -53,7 +53,7 @@ def test_oversized_counts_are_dead_lettered_and_the_rest_counted_exactly() -> No
     assert [(r.offset, e.reason) for r, e in out.invalid] == [
         (i, "count_too_large") for i in range(10)
     ]
-    assert aggregate(out.batch, 60)[("A", 60)].to_list() == [1_000_000, 7, 0, {"unknown": 7}]
+    assert aggregate(out.batch, 60)["A"][60].to_list() == [1_000_000, 7, 0, {"unknown": 7}]
 
 
 _ANY = st.one_of(

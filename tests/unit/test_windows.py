@@ -36,10 +36,12 @@ def test_aggregate_matches_a_plain_count() -> None:
         start = int(ts // 60) * 60
         expected[(op, start, "calls")] += calls
         expected[(op, start, "errors")] += errors
-    for (op, start), counts in aggregate(batch, 60).items():
-        assert counts.calls == expected[(op, start, "calls")]
-        assert counts.errors == expected[(op, start, "errors")]
-    assert sum(c.calls for c in aggregate(batch, 60).values()) == sum(batch.calls)
+    sums = aggregate(batch, 60)
+    for op, windows in sums.items():
+        for start, counts in windows.items():
+            assert counts.calls == expected[(op, start, "calls")]
+            assert counts.errors == expected[(op, start, "errors")]
+    assert sum(c.calls for windows in sums.values() for c in windows.values()) == sum(batch.calls)
 
 
 def test_error_codes_are_bounded() -> None:
@@ -57,7 +59,7 @@ def test_aggregate_sums_are_exact_integers() -> None:
     for _ in range(9):
         batch.append("A", 60.0, 10**18, 10**18 - 1, 0)
     batch.append("A", 60.0, 1, 0, 1)
-    (counts,) = aggregate(batch, 60).values()
+    (counts,) = aggregate(batch, 60)["A"].values()
     assert (counts.calls, counts.errors, counts.retries) == (9 * 10**18 + 1, 9 * 10**18 - 9, 1)
 
 
