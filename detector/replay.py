@@ -59,10 +59,13 @@ def decode_lines(
     number as the record's offset, in line order, and so is every line of a new
     operation past the caps of ``roster`` (``too_many_operations``, as the worker
     refuses it)."""
-    rows = [i for i, line in enumerate(lines) if line.strip()]
-    n = len(rows)
-    records = Records([None] * n, [lines[i] for i in rows], [0] * n,
-                      [first + i for i in rows], [None] * n)  # fmt: skip
+    values: Sequence[bytes] = lines
+    numbers: Sequence[int] = range(first, first + len(lines))
+    if any(map(bytes.isspace, lines)):
+        rows = [i for i, line in enumerate(lines) if not line.isspace()]
+        values, numbers = [lines[i] for i in rows], [first + i for i in rows]
+    n = len(values)
+    records = Records([None] * n, values, [0] * n, numbers, [None] * n)
     decoded = decode_batch(records, limits, check_keys=False, keep_failures=False)
     batch = decoded.batch
     refused = {} if roster is None else roster.refuse(batch.names, batch.integrations)
