@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from agents.progress import CatchUp, recovered
+from agents.trim import Trimmer
 from detector import checkpoints
 from detector.cardinality import idle
 from detector.replay import settle_all
@@ -37,6 +38,7 @@ _YIELD_EVERY = 500  # Operations judged between yields to the event loop.
 
 def register(detector: Detector) -> None:
     catch_up = CatchUp(detector.settings.evaluation_interval)
+    trimmer = Trimmer()
 
     async def judge(operation: str, windows: OperationWindows, until: int, now: float) -> None:
         await advance_operation(detector, operation, windows, until, now)
@@ -45,7 +47,8 @@ def register(detector: Detector) -> None:
 
     @detector.app.timer(detector.settings.evaluation_interval, name="evaluate")
     async def evaluate() -> None:
-        await evaluate_all(detector, catch_up, time.time())
+        judged = await evaluate_all(detector, catch_up, time.time())
+        trimmer.after(judged, time.monotonic())
 
 
 def _until(
@@ -61,20 +64,20 @@ def _until(
     return closed_until(settings.window_seconds, settings.grace_seconds, watermark, wall_clock)
 
 
-async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
+async def evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> int:
     """Judge the operations whose windows closed since they were last judged (or whose
     hours wait for their business-wide factor): read from the packed headers, so an
     evaluation between window ends costs a pass over the headers, not decoding every
-    operation's state."""
+    operation's state. How many were judged."""
     if not recovered(detector.app):
         # The timer runs during table recovery too: judging (and storing) half-restored
         # state would overwrite what is still being read back.
-        return
+        return 0
     async with detector.judging:
-        await _evaluate_all(detector, catch_up, now)
+        return await _evaluate_all(detector, catch_up, now)
 
 
-async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> None:
+async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> int:
     started = time.perf_counter()
     where = _where(detector)
     watermarks: dict[int, float] = {}
@@ -88,7 +91,8 @@ async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> No
             evict(detector, operation, partition, integration)
             del where[operation]
     hours_closed: dict[str, tuple[OperationState, int]] = {}
-    for n, operation in enumerate(_due(detector, where, until)):
+    due = _due(detector, where, until)
+    for n, operation in enumerate(due):
         partition = where[operation][0]
         windows = _windows(detector, operation)
         if windows is None:
@@ -101,6 +105,7 @@ async def _evaluate_all(detector: Detector, catch_up: CatchUp, now: float) -> No
             await drain(detector.app)
     await settle_hours(detector, hours_closed)
     detector.metrics.evaluation_seconds.observe(time.perf_counter() - started)
+    return len(due)
 
 
 def _where(detector: Detector) -> dict[str, tuple[int, float | None, str | None]]:
