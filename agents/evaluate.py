@@ -208,8 +208,8 @@ async def advance_operation(
         before, operation, windows.integration, windows.windows, until, snapshots
     )
     life.judged(until)
-    if state is None:
-        book.save(operation, windows.partition, windows.integration)
+    if state is None:  # No window closed yet: nothing judged, nothing worth a write.
+        book.save(operation, windows.partition, windows.integration, send=False)
         return None
     settings = detector.settings
     every = checkpoints.interval(
