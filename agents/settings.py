@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between evaluations of every known operation."
     )
     batch_size: int = Field(
-        10_000, ge=1, description="Most events the ingest agent processes in one batch."
+        50_000, ge=1, description="Most events the ingest agent processes in one batch."
     )
     inflight_cap: int = Field(
         100_000,
