@@ -38,7 +38,13 @@ EPILOG = """examples:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
+    from agents import stopping
     from agents.app import create_app
+
+    class Worker(faust.Worker):
+        async def on_stop(self) -> None:
+            stopping.bound()
+            await super().on_stop()
 
     settings = load_settings()
     detector = create_app(settings)
@@ -47,7 +53,7 @@ def _worker(args: argparse.Namespace) -> int:
         f"http://{settings.web_host}:{settings.web_port}/ and /metrics",
         flush=True,
     )
-    worker = faust.Worker(detector.app, loglevel=settings.log_level, quiet=args.quiet)
+    worker = Worker(detector.app, loglevel=settings.log_level, quiet=args.quiet)
     # No terminal spinner: at warn level and above it sets the root logger to DEBUG (to
     # turn at every record), so every debug line of aiokafka and Faust is formatted and
     # dropped; per message sent, that cost the ingest some 5% of its time.
