@@ -119,6 +119,9 @@ class Baseline:
     wobble: list[float] = field(
         default_factory=lambda: [WOBBLE_PRIOR**2 * WOBBLE_PRIOR_WEIGHT, WOBBLE_PRIOR_WEIGHT]
     )
+    # The last closed clock hour: [its start, calls, errors], for the two-hour error
+    # lookback (``Engine._two_hours``).
+    last_hour: list[int] = field(default_factory=lambda: [0, 0, 0])
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
     # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
     # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
@@ -181,6 +184,7 @@ class Baseline:
 
     def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
+        self.last_hour = [self.hour_start, self.hour_calls, self.hour_errors]
         if not self.hour_tainted:
             self._learn_wobble(self.hour_calls, self.hour_errors)
         kind, hour = self.kind(self.hour_start, calendar)
@@ -409,6 +413,7 @@ class Baseline:
         stored.numbers(baseline.wobble, "wobble", 2, -math.inf)
         stored.numbers(baseline.sustained, "sustained", 3, -math.inf)
         stored.count(baseline.hour_errors, "hour_errors")
+        stored.counts(baseline.last_hour, "last_hour", 3)
         if baseline.hour_start is not None:
             stored.count(baseline.hour_start, "hour_start")
         stored.count(baseline.hour_calls, "hour_calls")

@@ -35,7 +35,7 @@ from detector.status import PROBLEMS, Status, StatusChange, change_id
 from detector.windows import WindowCounts
 
 # Error ratios are judged over the newest window and the last 5, 15 and 60 minutes.
-HOLD_WINDOWS = 3
+HOLD_WINDOWS = 5  # A batched sync's all-failing minutes can take five to hold 5 calls.
 SILENCE_FLOOR = 4.0  # Below every silence threshold: no need to compute it.
 RECOVER_MINUTES = 5
 RESUMED_SHARE = 0.5
@@ -239,6 +239,9 @@ class Engine:
                 (15, int(quarter[0]), int(quarter[1])),
                 (60, int(hour[0]), int(hour[1])),
             ]
+            longer = self._two_hours(st, start)
+            if longer is not None:
+                lookbacks.append(longer)
             found = rules.error_spike(
                 lookbacks, st.baseline.error_ratio, rule, learning, st.baseline.error_wobble
             )
@@ -268,6 +271,20 @@ class Engine:
                 when,
             )
         return None
+
+    def _two_hours(self, st: OperationState, start: int) -> tuple[int, int, int] | None:
+        """The previous clock hour and this one so far (61 to 120 minutes), when both
+        were watched: a partial-error incident on a quiet operation (30 calls an hour at
+        three times its normal ratio) is only a bad hour under the ratio's learned
+        wobble, but two such hours add up (docs/detection.md, *Error spikes*)."""
+        baseline = st.baseline
+        last_start, last_calls, last_errors = baseline.last_hour
+        if baseline.hour_start is None or last_start != baseline.hour_start - 3600:
+            return None
+        minutes = 60 + (start + self.window - baseline.hour_start) // 60
+        calls = last_calls + baseline.hour_calls + st.recent_calls[-1]
+        errors = last_errors + baseline.hour_errors + st.recent_errors[-1]
+        return minutes, calls, errors
 
     def _silence(
         self,

@@ -120,6 +120,50 @@ def test_all_calls_failing_is_many_problems() -> None:
     assert "normally" in found[0].reason
 
 
+def test_a_batched_sync_failing_entirely_is_many_problems_at_once() -> None:
+    """A quiet sync sends its calls in small batches (1.5 a minute): when all of them
+    fail, the first minutes mix with the successes before and hold too few calls to be
+    sure it is *all* of them, but the answer is a few minutes away; one right status
+    beats ``some_problems`` then a fix."""
+    batches = [3, 1, 0, 1, 2, 2, 3, 3, 0, 0, 2, 1, 1, 1]
+    hour = MONDAY + 3 * DAY + 10 * 3600
+    start = hour + 60 * (-(hour // 60) % len(batches))  # A batch of 3 is due at ``start``.
+
+    def traffic(ts: int, rng: np.random.Generator) -> tuple[int, int]:
+        calls = batches[(ts // 60) % len(batches)]
+        # All failing from ``start``; one failure just before, so the first minutes are
+        # already surprising while they mix failures with the successes before.
+        failing = start <= ts < start + 3600 or start - 120 <= ts < start - 60
+        return calls, calls if failing else int(rng.binomial(calls, 0.005))
+
+    assert batches[(start // 60) % len(batches)] == 3
+    _, changes = run(traffic, 4)
+    found = problems(changes, start)
+    assert found[0].status is Status.MANY_PROBLEMS
+    assert found[0].at.timestamp() - start <= 6 * 60
+
+
+def test_partial_errors_on_a_quiet_operation_add_up_over_two_hours() -> None:
+    """30 calls an hour failing 30% instead of 5%: one hour (9 of 30) is not surprising
+    enough under the ratio's wobble, the two hours together (18 of 60) are."""
+    start = MONDAY + 5 * DAY + 18 * 3600
+
+    def traffic(ts: int, rng: np.random.Generator) -> tuple[int, int]:
+        minute = ts // 60
+        if minute % 2:
+            return 0, 0
+        call = minute // 2  # Every 20th call fails; 3 in 10 during the incident.
+        failing = call % 10 < 3 if start <= ts < start + 2 * 3600 else call % 20 == 0
+        return 1, int(failing)
+
+    _, changes = run(traffic, 6)
+    found = problems(changes)
+    assert found
+    assert found[0].status is Status.SOME_PROBLEMS
+    assert 60 * 60 < found[0].at.timestamp() - start <= 120 * 60
+    assert "failed in the last 1 h" in found[0].reason
+
+
 def test_high_baseline_error_ratio_is_judged_against_its_own_normal() -> None:
     """10% failing is this operation's normal (people mistype phone numbers); 60% is not."""
     base = poisson(lambda ts: 3.0, 0.10)
