@@ -56,6 +56,7 @@ WOBBLE_PRIOR, WOBBLE_PRIOR_WEIGHT = 0.25, 24 * 4.0**2
 WOBBLE_MIN_ERRORS = 2.0  # Hours expecting fewer errors say too little about the wobble.
 WOBBLE_CLIP = 4.0  # One hour says at most that its ratio was three times normal.
 WOBBLE_CEILING = 0.7  # At most this spread of the log error ratio is allowed for.
+DAY_MIN_ERRORS = 5.0  # Today's earlier hours pin its error ratio once they expected this many.
 
 
 @lru_cache(maxsize=8192)
@@ -119,9 +120,17 @@ class Baseline:
     wobble: list[float] = field(
         default_factory=lambda: [WOBBLE_PRIOR**2 * WOBBLE_PRIOR_WEIGHT, WOBBLE_PRIOR_WEIGHT]
     )
-    # The last closed clock hour: [its start, calls, errors], for the two-hour error
-    # lookback (``Engine._two_hours``).
-    last_hour: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # The last closed clock hour: [its start, calls, errors, tainted (0 or 1)], for the
+    # two-hour error lookback (``Engine._two_hours``).
+    last_hour: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    # Today's closed untainted hours but the last: [local midnight, calls, errors]. They
+    # pin the day-to-day part of the error ratio's wobble (``day_ratio``).
+    today: list[int] = field(default_factory=lambda: [0, 0, 0])
+    # How far an hour's error ratio wobbles around its day's pinned ratio: [excess,
+    # weight] as in ``wobble`` (``hour_wobble``).
+    within_day: list[float] = field(
+        default_factory=lambda: [WOBBLE_PRIOR**2 * WOBBLE_PRIOR_WEIGHT, WOBBLE_PRIOR_WEIGHT]
+    )
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
     # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
     # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
@@ -184,9 +193,9 @@ class Baseline:
 
     def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
-        self.last_hour = [self.hour_start, self.hour_calls, self.hour_errors]
         if not self.hour_tainted:
             self._learn_wobble(self.hour_calls, self.hour_errors)
+        self._learn_day(calendar)
         kind, hour = self.kind(self.hour_start, calendar)
         seen = self.seen[kind][hour]
         old = self.hourly[kind][hour]
@@ -224,21 +233,50 @@ class Baseline:
         of the expected errors squared, is the variance of the ratio's own wobble. Each
         hour's say is clipped (a ratio three times normal), so a burst the error rule
         did not catch cannot teach that bursts are normal."""
-        expected = calls * self.error_ratio
-        if expected < WOBBLE_MIN_ERRORS:
-            return
-        binomial = expected * (1 - self.error_ratio)
-        excess = min((errors - expected) ** 2 - binomial, WOBBLE_CLIP * expected**2)
-        self.wobble[0] = self.wobble[0] * WOBBLE_DECAY + excess
-        self.wobble[1] = self.wobble[1] * WOBBLE_DECAY + expected**2
+        learn_wobble(self.wobble, calls, errors, self.error_ratio, 0.0)
+
+    def _learn_day(self, calendar: Calendar) -> None:
+        """Learn the closing hour's wobble around its day's pinned ratio, fold the hour
+        before it into today (the newest hour stays out: the two-hour error lookback
+        judges it), and start a new day at local midnight."""
+        assert self.hour_start is not None
+        pinned = self.day_ratio()
+        if pinned is not None and not self.hour_tainted:
+            ratio, doubt = pinned
+            learn_wobble(self.within_day, self.hour_calls, self.hour_errors, ratio, doubt)
+        start, calls, errors, tainted = self.last_hour
+        if not tainted and start >= self.today[0]:
+            self.today[1] += calls
+            self.today[2] += errors
+        tainted = int(self.hour_tainted)
+        self.last_hour = [self.hour_start, self.hour_calls, self.hour_errors, tainted]
+        midnight = local_midnight(self.hour_start + 3600, calendar.zone)
+        if midnight != self.today[0]:
+            self.today = [midnight, 0, 0]
+
+    def day_ratio(self) -> tuple[float, float] | None:
+        """Today's error ratio from its earlier hours, empirical Bayes: the log of its
+        ratio to the normal, shrunk by the learned wobble (an upper bound of the day's
+        part); (ratio, variance of its log), or None while they expected too few errors."""
+        _, calls, errors = self.today
+        normal = self.error_ratio
+        expected = calls * normal
+        if expected < DAY_MIN_ERRORS:
+            return None
+        prior = max(self.error_wobble, 0.05) ** 2
+        noise = 1.0 / math.sqrt((errors + 0.5) * (expected + 0.5))
+        shift = math.log((errors + 0.5) / (expected + 0.5)) * prior / (prior + noise)
+        return normal * math.exp(shift), prior * noise / (prior + noise)
+
+    @property
+    def hour_wobble(self) -> float:
+        """The learned spread of an hour's error ratio around its day's."""
+        return spread_of(self.within_day)
 
     @property
     def error_wobble(self) -> float:
         """The learned spread (standard deviation of its log) of the error ratio."""
-        excess, weight = self.wobble
-        if weight <= 0 or excess <= 0:
-            return 0.0
-        return min(math.sqrt(excess / weight), WOBBLE_CEILING)
+        return spread_of(self.wobble)
 
     def learn_burstiness(self, minute_counts: list[int]) -> None:
         """Learn how bursty the traffic is from one closed hour of window counts: their
@@ -413,13 +451,36 @@ class Baseline:
         stored.numbers(baseline.wobble, "wobble", 2, -math.inf)
         stored.numbers(baseline.sustained, "sustained", 3, -math.inf)
         stored.count(baseline.hour_errors, "hour_errors")
-        stored.counts(baseline.last_hour, "last_hour", 3)
+        stored.counts(baseline.last_hour, "last_hour", 4)
+        stored.counts(baseline.today, "today", 3)
+        stored.numbers(baseline.within_day, "within_day", 2, -math.inf)
         if baseline.hour_start is not None:
             stored.count(baseline.hour_start, "hour_start")
         stored.count(baseline.hour_calls, "hour_calls")
         if type(baseline.hour_tainted) is not bool:
             raise ValueError("hour_tainted: expected true or false")
         return baseline
+
+
+def learn_wobble(sums: list[float], calls: int, errors: int, ratio: float, doubt: float) -> None:
+    """Add one closed hour to a wobble's [excess, weight]: its squared deviation from
+    ``ratio`` beyond the binomial variance (and ``doubt``, the variance of the log of an
+    estimated ratio), in units of the expected errors squared; each hour's say clipped."""
+    expected = calls * ratio
+    if expected < WOBBLE_MIN_ERRORS:
+        return
+    binomial = expected * (1 - ratio) + doubt * expected**2
+    excess = min((errors - expected) ** 2 - binomial, WOBBLE_CLIP * expected**2)
+    sums[0] = sums[0] * WOBBLE_DECAY + excess
+    sums[1] = sums[1] * WOBBLE_DECAY + expected**2
+
+
+def spread_of(sums: list[float]) -> float:
+    """A wobble's spread (standard deviation of the log ratio) from its [excess, weight]."""
+    excess, weight = sums
+    if weight <= 0 or excess <= 0:
+        return 0.0
+    return min(math.sqrt(excess / weight), WOBBLE_CEILING)
 
 
 def _rows(value: Any, what: str) -> list[Any]:

@@ -242,8 +242,15 @@ class Engine:
             longer = self._two_hours(st, start)
             if longer is not None:
                 lookbacks.append(longer)
+            baseline = st.baseline
+            day = baseline.day_ratio()
+            pinned = (
+                None
+                if day is None
+                else (day[0], math.hypot(baseline.hour_wobble, math.sqrt(day[1])))
+            )
             found = rules.error_spike(
-                lookbacks, st.baseline.error_ratio, rule, learning, st.baseline.error_wobble
+                lookbacks, baseline.error_ratio, rule, learning, baseline.error_wobble, pinned
             )
             if found is not None:
                 since = start + self.window - found.observed["minutes"] * 60
@@ -278,7 +285,7 @@ class Engine:
         three times its normal ratio) is only a bad hour under the ratio's learned
         wobble, but two such hours add up (docs/detection.md, *Error spikes*)."""
         baseline = st.baseline
-        last_start, last_calls, last_errors = baseline.last_hour
+        last_start, last_calls, last_errors, _ = baseline.last_hour
         if baseline.hour_start is None or last_start != baseline.hour_start - 3600:
             return None
         minutes = 60 + (start + self.window - baseline.hour_start) // 60

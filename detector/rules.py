@@ -92,12 +92,18 @@ def error_spike(
     rule: Rule,
     learning: bool,
     wobble: float = 0.0,
+    pinned: tuple[float, float] | None = None,
 ) -> Finding | None:
     """``lookbacks``: (minutes, calls, errors), shortest first; the strongest finding
     wins. ``wobble``: the operation's learned spread of its error ratio
-    (``Baseline.error_wobble``)."""
+    (``Baseline.error_wobble``). ``pinned``: today's ratio from its earlier hours and
+    the spread left around it (``Baseline.day_ratio``, ``hour_wobble``): the surprise
+    is judged against the day's own level, the effect against the normal."""
     reference = PRIOR_RATIO if learning else normal
-    allowance = reference * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
+    surprise = reference
+    if pinned is not None and not learning:
+        surprise, wobble = pinned
+    allowance = surprise * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
     log_p = math.log(rule.p_value)
     best: Finding | None = None
     for minutes, n, k in lookbacks:
@@ -106,7 +112,7 @@ def error_spike(
         ratio = k / n
         if binomial_upper_log_p(k, n, allowance) > log_p:
             continue  # Cheap first: not surprising even without the wobble.
-        if wobble and wobbly_upper_log_p(k, n, reference + 0.002, wobble) > log_p:
+        if wobble and wobbly_upper_log_p(k, n, surprise + 0.002, wobble) > log_p:
             continue  # The learned wobble replaces the fixed allowance's guess.
         if wilson_lower(k, n) >= severe_ratio(reference):
             status = Status.MANY_PROBLEMS

@@ -173,6 +173,29 @@ def test_the_error_ratios_wobble_is_learned_beyond_the_binomial() -> None:
     assert wobbly.error_wobble == pytest.approx(0.35, abs=0.1)
 
 
+def test_the_days_own_hours_pin_its_error_ratio_and_the_wobble_left_within_it() -> None:
+    """The ratio wobbles by 30% from day to day and 10% from hour to hour: the day's
+    earlier hours pin its level (the newest hour left out), and around it an hour
+    wobbles by about 10%."""
+    baseline = Baseline()
+    rng = np.random.default_rng(5)
+    days = [0.1 * math.exp(rng.normal(0.0, 0.3)) for _ in range(22)]
+    for hour in range(24 * 21 + 12):
+        start = MONDAY + 3600 * hour
+        ratio = days[hour // 24] * math.exp(rng.normal(0.0, 0.1))
+        errors = int(rng.binomial(200, min(ratio, 1.0)))
+        baseline.learn(start, start + 3600, 200, errors, False, UTC_CALENDAR)
+        if hour % 24 == 0:  # One closed hour today, and it is the newest: nothing pinned.
+            assert baseline.day_ratio() is None
+    assert baseline.today[1] == 200 * 11  # Noon: 12 closed hours, the newest left out.
+    pinned = baseline.day_ratio()
+    assert pinned is not None
+    assert pinned[0] == pytest.approx(days[21], rel=0.15)
+    assert pinned[1] < 0.01
+    assert baseline.error_wobble == pytest.approx(0.32, abs=0.1)
+    assert baseline.hour_wobble == pytest.approx(0.1, abs=0.06)
+
+
 def test_hours_expecting_few_calls_do_not_teach_the_spread() -> None:
     baseline = Baseline()
     for i in range(200):  # Nights: 2 calls where 9 were due, Poisson noise.

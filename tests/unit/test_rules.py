@@ -132,6 +132,20 @@ def test_a_wobbly_error_ratio_is_judged_against_its_learned_wobble() -> None:
     assert found.status is Status.SOME_PROBLEMS
 
 
+def test_a_pinned_day_judges_the_error_ratio_against_the_days_own_level() -> None:
+    """15 of 58 failing over two hours on a 5% operation whose ratio wobbles by 34%:
+    a bad evening on an unknown day, an incident on a day that ran at 4% until then
+    (10% left to wobble); on a day that ran at 20%, not even a bad hour."""
+    evening = [(120, 58, 15)]
+    assert rules.error_spike(evening, 0.053, DEFAULT_RULE, False, wobble=0.34) is None
+    found = rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=(0.04, 0.1))
+    assert found is not None
+    assert found.status is Status.SOME_PROBLEMS
+    assert found.expected["error_ratio"] == 0.053  # The effect is judged against the normal.
+    bad_day = (0.2, 0.1)
+    assert rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=bad_day) is None
+
+
 @given(st.integers(1, 200), st.integers(1, 200), st.floats(0.001, 0.5), st.floats(0.01, 0.7))
 def test_the_wobble_only_ever_weakens_the_evidence(k: int, n: int, q: float, wobble: float) -> None:
     k = min(k, n)
