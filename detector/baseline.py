@@ -268,6 +268,14 @@ class Baseline:
         shift = math.log((errors + 0.5) / (expected + 0.5)) * prior / (prior + noise)
         return normal * math.exp(shift), prior * noise / (prior + noise)
 
+    def pinned_ratio(self) -> tuple[float, float] | None:
+        """Today's pinned error ratio and the spread left around it: the wobble within a
+        day and the pin's own doubt (``rules.error_spike``)."""
+        day = self.day_ratio()
+        if day is None:
+            return None
+        return day[0], math.hypot(self.hour_wobble, math.sqrt(day[1]))
+
     @property
     def hour_wobble(self) -> float:
         """The learned spread of an hour's error ratio around its day's."""

@@ -243,14 +243,13 @@ class Engine:
             if longer is not None:
                 lookbacks.append(longer)
             baseline = st.baseline
-            day = baseline.day_ratio()
-            pinned = (
-                None
-                if day is None
-                else (day[0], math.hypot(baseline.hour_wobble, math.sqrt(day[1])))
-            )
             found = rules.error_spike(
-                lookbacks, baseline.error_ratio, rule, learning, baseline.error_wobble, pinned
+                lookbacks,
+                baseline.error_ratio,
+                rule,
+                learning,
+                baseline.error_wobble,
+                baseline.pinned_ratio,
             )
             if found is not None:
                 since = start + self.window - found.observed["minutes"] * 60

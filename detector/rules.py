@@ -9,6 +9,7 @@ big enough to matter (several times the normal, not 0.5% -> 0.6%)?
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -92,31 +93,40 @@ def error_spike(
     rule: Rule,
     learning: bool,
     wobble: float = 0.0,
-    pinned: tuple[float, float] | None = None,
+    pinned: Callable[[], tuple[float, float] | None] | None = None,
 ) -> Finding | None:
     """``lookbacks``: (minutes, calls, errors), shortest first; the strongest finding
     wins. ``wobble``: the operation's learned spread of its error ratio
     (``Baseline.error_wobble``). ``pinned``: today's ratio from its earlier hours and
-    the spread left around it (``Baseline.day_ratio``, ``hour_wobble``): the surprise
-    is judged against the day's own level, the effect against the normal."""
+    the spread left around it (``Baseline.pinned_ratio``), asked for only when some
+    lookback has the effect: the surprise is judged against the day's own level, the
+    effect against the normal."""
     reference = PRIOR_RATIO if learning else normal
-    surprise = reference
-    if pinned is not None and not learning:
-        surprise, wobble = pinned
-    allowance = surprise * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
+    severe, clear = severe_ratio(reference), clear_ratio(reference)
+    effect = severe if learning else min(severe, clear)  # No status below this ratio.
     log_p = math.log(rule.p_value)
     best: Finding | None = None
+    surprise = allowance = -1.0
     for minutes, n, k in lookbacks:
         if n < rule.min_volume or k < (LEARNING_MIN_ERRORS if learning else MIN_ERRORS):
             continue
         ratio = k / n
+        if ratio < effect:
+            continue  # Cheapest first: no status however surprising.
+        if surprise < 0:
+            day = None if pinned is None or learning else pinned()
+            if day is not None:
+                surprise, wobble = day
+            else:
+                surprise = reference
+            allowance = surprise * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
         if binomial_upper_log_p(k, n, allowance) > log_p:
             continue  # Cheap first: not surprising even without the wobble.
         if wobble and wobbly_upper_log_p(k, n, surprise + 0.002, wobble) > log_p:
             continue  # The learned wobble replaces the fixed allowance's guess.
-        if wilson_lower(k, n) >= severe_ratio(reference):
+        if wilson_lower(k, n) >= severe:
             status = Status.MANY_PROBLEMS
-        elif ratio >= clear_ratio(reference) and not learning:
+        elif ratio >= clear and not learning:
             status = Status.SOME_PROBLEMS
         else:
             continue

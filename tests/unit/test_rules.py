@@ -138,11 +138,14 @@ def test_a_pinned_day_judges_the_error_ratio_against_the_days_own_level() -> Non
     (10% left to wobble); on a day that ran at 20%, not even a bad hour."""
     evening = [(120, 58, 15)]
     assert rules.error_spike(evening, 0.053, DEFAULT_RULE, False, wobble=0.34) is None
-    found = rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=(0.04, 0.1))
+    found = rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=lambda: (0.04, 0.1))
     assert found is not None
     assert found.status is Status.SOME_PROBLEMS
     assert found.expected["error_ratio"] == 0.053  # The effect is judged against the normal.
-    bad_day = (0.2, 0.1)
+
+    def bad_day() -> tuple[float, float]:
+        return 0.2, 0.1
+
     assert rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=bad_day) is None
 
 
