@@ -192,10 +192,8 @@ class BatchIngest(Service):
         self._partitions = list(range(settings.partitions))
         self.producer = self._new_producer()
         await self.producer.start()
-        fetch.install()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.broker,
-            value_deserializer=fetch.COLUMNS,  # getmany returns chunks in columns.
             group_id=self.group,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -229,9 +227,10 @@ class BatchIngest(Service):
             assert self.consumer is not None
             generation = self._generation
             try:
-                fetched = await self.consumer.getmany(
-                    timeout_ms=timeout_ms, max_records=fetch.max_chunks(settings.batch_size)
+                got = await self.consumer.getmany(
+                    timeout_ms=timeout_ms, max_records=settings.batch_size
                 )
+                fetched = {tp: [fetch.Chunk(rows)] for tp, rows in got.items() if rows}
             except ConsumerStoppedError:
                 return
             except KafkaError as exc:
