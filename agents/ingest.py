@@ -38,7 +38,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
-from agents import fetch, oplog
+from agents import oplog
 from agents.deadletter import dead_letter, kafka_source
 from agents.fetch import Chunk
 from detector import partials as partial_counts
@@ -230,7 +230,7 @@ class BatchIngest(Service):
                 got = await self.consumer.getmany(
                     timeout_ms=timeout_ms, max_records=settings.batch_size
                 )
-                fetched = {tp: [fetch.Chunk(rows)] for tp, rows in got.items() if rows}
+                fetched = {tp: [Chunk(rows)] for tp, rows in got.items() if rows}
             except ConsumerStoppedError:
                 return
             except KafkaError as exc:
