@@ -44,6 +44,7 @@ from agents.fetch import Chunk
 from detector import partials as partial_counts
 from detector.errors import ConfigError, DecodeError
 from detector.ingest import DecodedBatch, RawRecord, Records, decode_batch
+from detector.repeats import Memory
 from tables import counts as counts_table
 
 if TYPE_CHECKING:
@@ -162,6 +163,9 @@ class BatchIngest(Service):
         self._in_flight: asyncio.Future[dict[TopicPartition, list[Chunk]] | None] | None = None
         self._generation = 0  # Assignments so far: a batch read under an older one is dropped.
         self._offsets: dict[TopicPartition, int] = {}  # The last offsets this worker committed.
+        # Recent ids per operation (``detector.repeats``), forgotten when reading again:
+        # a batch read twice must not repeat its own ids.
+        self.ids = Memory()
         self.group = group_id(settings.app_id)
         self.partials_topic = partials_topic(settings.app_id)
         self.lock = asyncio.Lock()
@@ -267,6 +271,7 @@ class BatchIngest(Service):
             kept, dropped = records.without(refused)
             decoded = await asyncio.to_thread(decode_batch, kept, self.limits)
             decoded.invalid.extend((r, refused[r.key]) for r in dropped)
+        self.ids.mark(decoded)
         last = {tp.partition: chunks[-1].last_offset for tp, chunks in fetched.items()}
         caught_up = {tp.partition: self._read_all(tp, last[tp.partition]) for tp in fetched}
         items = partial_counts.partials(
@@ -453,6 +458,7 @@ class BatchIngest(Service):
         way), from the start where nothing is committed (as ``auto_offset_reset``)."""
         assert self.consumer is not None
         self._read = dict(self._committed_read)
+        self.ids.forget()
         for tp in self.consumer.assignment():
             while not self.closing:
                 try:

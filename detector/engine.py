@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from detector import rules, wording
+from detector import repeats, rules, wording
 from detector.baseline import (
     HOLIDAY_PRIOR,
     SPREAD_MIN_EXPECTED,
@@ -42,6 +42,10 @@ RESUMED_SHARE = 0.5
 WARMUP_SECONDS = 2 * 3600
 WARMUP_CALLS = 30
 DORMANT_SECONDS = 7 * 86400  # Longer than any normal gap: weekends, holidays, weekly runs.
+# How fast an operation's normal share of looped calls follows its windows: within its
+# learning, and after it (about a day; a problem status does not stop it, so a
+# producer's new placeholder id is normal within two days).
+LOOPED_LEARNING, LOOPED_LEARNED = 1 / 30, 1 / 1440
 SEVERITY = {Status.OK: 0, Status.LEARNING: 0, Status.SOME_PROBLEMS: 1}
 _EMPTY = WindowCounts()
 
@@ -185,6 +189,11 @@ class Engine:
             st.recent_codes.append([end, dict(counts.error_codes)])
         if st.recent_codes and st.recent_codes[0][0] <= end - 3600:
             st.recent_codes = [e for e in st.recent_codes if e[0] > end - 3600]
+        if counts.repeats:
+            st.recent_repeats.append([end, counts.repeats, counts.looped])
+        if st.recent_repeats and st.recent_repeats[0][0] <= end - self.quarter * self.window:
+            kept = end - self.quarter * self.window
+            st.recent_repeats = [e for e in st.recent_repeats if e[0] > kept]
         st.total_calls += calls
         if calls:
             st.last_call_boundary = end
@@ -199,6 +208,9 @@ class Engine:
         finding = None if rule.mute else self._judge(st, rule, start, days, in_schedule, when)
         if snap is not None and not rule.mute:
             finding = lifecycle.judge(finding, snap, calendar.zone)
+        if calls and (counts.looped or st.looped_normal):
+            rate = LOOPED_LEARNING if st.status is Status.LEARNING else LOOPED_LEARNED
+            st.looped_normal += (min(1.0, counts.looped / calls) - st.looped_normal) * rate
         problem = st.status in PROBLEMS
         if end % 3600 == 0 and len(st.recent_calls) == self.keep:
             st.baseline.learn_burstiness(st.recent_calls)  # The hour that just ended.
@@ -256,6 +268,17 @@ class Engine:
                 codes = st.error_codes(since)
                 if codes:
                     found.observed["error_codes"] = codes
+                return found
+        if st.recent_repeats and not learning:
+            found = rules.resent_ids(
+                self.quarter * self.window // 60,
+                int(st.quarter_sums[0]),
+                sum(e[1] for e in st.recent_repeats),
+                sum(e[2] for e in st.recent_repeats),
+                st.looped_normal,
+                repeats.LOOP,
+            )
+            if found is not None:
                 return found
         if learning or not in_schedule or not days:
             return None

@@ -41,6 +41,7 @@ from detector.events import (
     event_time,
     parse_timestamp,
 )
+from detector.repeats import key_hash
 from detector.windows import Batch
 
 # The fields of a bare call; a record with any other field is decoded in full.
@@ -127,6 +128,10 @@ class DecodedBatch:
     # lifecycle, ``detector.lifecycle.batch``), and (error code, message) of failed rows.
     followed: dict[int, OperationCall] = field(default_factory=dict)
     codes: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    # By row of ``batch``, in row order: the hash of the record's id, for the records
+    # sending one (``detector.repeats``); and the rows that repeat one, once marked.
+    ids: dict[int, int] = field(default_factory=dict)
+    repeated: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -296,6 +301,7 @@ def decode_batch(
     error_codes: list[tuple[int, tuple[str, float, str, int]]] = []
     codes: dict[int, tuple[str | None, str | None]] = {}
     followed: dict[int, OperationCall] = {}
+    hashed: dict[int, int] = {}
 
     failing = fast & (tally[:, 1:].sum(axis=1) > 0)
     for i in np.flatnonzero(failing).tolist():
@@ -334,6 +340,10 @@ def decode_batch(
         if check_keys and keys[i] != operation.encode():
             out.misrouted.append((records.record(i), operation))
             continue
+        if call is not None and (call.event_id is not None or call.source_record is not None):
+            key = key_hash(call)
+            if key is not None:
+                hashed[i] = key
         if call is not None and call.event_id is not None and call.count is None:
             followed[i] = call
             calls = errors = retries = 0  # Until its lifecycle says what it stands for.
@@ -361,6 +371,7 @@ def decode_batch(
     out.failures = [(r, c) for _, r, c in sorted(failures, key=by_index)]
     out.followed = {int(row_of[i]): call for i, call in followed.items()}
     out.codes = {int(row_of[i]): code for i, code in codes.items()}
+    out.ids = {int(row_of[i]): key for i, key in hashed.items()}  # In row order.
     out.batch.error_codes = [entry for _, entry in sorted(error_codes, key=by_index)]
     if len(rows):
         _columns(out, ops.names, integrations.names, op_of[rows], integration_of[rows],

@@ -34,6 +34,7 @@ from detector.ingest import DecodedBatch, Records, decode_batch
 from detector.lifecycle import batch as lifecycle_batch
 from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
+from detector.repeats import Memory
 from detector.shared import hour_factors, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
@@ -120,12 +121,14 @@ class Replay:
         self.grace = grace
         self.stats = stats if stats is not None else ReplayStats()
         self.judged: int | None = None  # The boundary every operation has been advanced to.
+        self.ids = Memory()  # Recent ids per operation, as the worker's ingest keeps them.
 
     def feed(self, decoded: DecodedBatch) -> Iterator[StatusChange]:
         batch, run, stats, size = decoded.batch, self.run, self.stats, self.size
         n = len(batch)
         if not n:
             return
+        self.ids.mark(decoded)
         ts = np.asarray(batch.timestamps, dtype=np.float64)
         starts = (ts // size).astype(np.int64) * size
         newest = np.maximum.accumulate(np.maximum(ts, stats.newest))
@@ -149,9 +152,7 @@ class Replay:
         for operation, windows in aggregate(counted, size).items():
             own = run.windows[operation]
             for start in own.keys() & windows.keys():  # A window the last block began.
-                counts = windows.pop(start)
-                own[start].add(counts.calls, counts.errors, counts.retries)
-                own[start].add_codes(counts.error_codes)
+                own[start].merge(windows.pop(start))
             own.update(windows)
         stats.events += len(counted)
         stats.calls += sum(counted.calls)
@@ -233,6 +234,9 @@ def _counted(decoded: DecodedBatch, late: npt.NDArray[np.bool_]) -> Batch:
     failed = sorted(decoded.codes)
     out.error_codes = [
         entry for entry, row in zip(batch.error_codes, failed, strict=True) if not late[row]
+    ]
+    out.repeats = [
+        entry for entry, row in zip(batch.repeats, decoded.repeated, strict=True) if not late[row]
     ]
     for operation in out.names:
         out.integrations[operation] = batch.integrations.get(operation)

@@ -33,6 +33,8 @@ SPREAD_CEILING = 0.1  # A rare operation's spread is noise: doubt its level at m
 FLOOD_FLOOR, FLOOD_CEILING = 3.0, 10.0  # A flood's multiple of the expectation.
 CUSUM_SLACK = 1.0  # Spreads an hour must fall by to add to a sustained drop's evidence.
 CUSUM_CLIP = 4.0  # The most spreads one hour's fall counts for.
+LOOP_MIN = 30  # Looped messages in the lookback before a resend loop is a finding ...
+LOOP_EFFECT = 0.2  # ... and a share of the calls this far above the operation's normal.
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,4 +406,30 @@ def resend_loop(
         f"{wording.about(high)} expected {wording.when(*when)}",
         {"calls": n, "minutes": minutes, "volume": "flood"},
         {"calls": round(high, 2)},
+    )
+
+
+def resent_ids(
+    minutes: int, calls: int, repeats: int, looped: int, normal: float, loop: int
+) -> Finding | None:
+    """A resend loop told by its ids (``detector.repeats``): over the last ``minutes``,
+    ``looped`` of the messages sent an id for the ``loop``-th time or more, at least
+    ``LOOP_MIN`` of them and a share of the calls ``LOOP_EFFECT`` above the operation's
+    ``normal`` one (a producer that puts one placeholder id on every call has a normal
+    near 1 and is never a loop). A retry or at-least-once duplicates send an id twice
+    or three times: never a finding. ``many_problems`` when most calls repeat an id."""
+    if looped < LOOP_MIN:
+        return None
+    total = max(calls, 1)
+    share = min(1.0, looped / total)
+    if share < normal + LOOP_EFFECT:
+        return None
+    repeated = min(repeats, total)
+    return Finding(
+        Status.MANY_PROBLEMS if 2 * repeated > total else Status.SOME_PROBLEMS,
+        f"{repeated:,} of {wording.calls(total)} in the last {wording.duration(minutes * 60)} "
+        f"repeated ids sent recently, {min(looped, repeated):,} of them ids already sent "
+        f"{loop - 1} times or more (a resend loop?)",
+        {"calls": total, "repeats": repeated, "looped": looped, "minutes": minutes},
+        {"looped_share": round(normal, 4)},
     )

@@ -32,10 +32,20 @@ from detector.status import Status
 
 Shape = Literal["daytime", "office", "opening", "nightly", "flat", "sync15", "hourly"]
 Kind = Literal[
-    "all_failing", "partial_errors", "silence", "volume_drop", "long_drop", "flood", "noise"
+    "all_failing",
+    "partial_errors",
+    "silence",
+    "volume_drop",
+    "long_drop",
+    "flood",
+    "noise",
+    "resend_loop",
 ]
 DAY = 86400
 MINUTES = np.arange(1440)
+# A resend loop: a consumer that never commits sends the same records again and again,
+# this many records, adding this multiple of the operation's own traffic.
+LOOPED_RECORDS, LOOPED_TRAFFIC = 12, 1.5
 PERIODS = {"sync15": 15, "hourly": 60, "nightly": 1440}  # Scheduled jobs: minutes per run.
 # People-facing forms: the operations marketing campaigns send traffic to.
 FORMS = frozenset({"Website.Subscribe", "Website.Registration", "Website.Feedback", "Shop.Order"})
@@ -95,6 +105,7 @@ class Incident:
             "long_drop": {Status.SOME_PROBLEMS},
             "flood": {Status.SOME_PROBLEMS},
             "noise": set(),
+            "resend_loop": {Status.SOME_PROBLEMS, Status.MANY_PROBLEMS},
         }[self.kind]
 
 
@@ -151,7 +162,8 @@ def generate(
     utc_offset: int = 0,
     realism: Realism = PLAIN,
 ) -> Iterator[dict[str, Any]]:
-    """Per-minute pre-aggregated records for [start, end), in timestamp order."""
+    """Per-minute pre-aggregated records for [start, end), in timestamp order; a resend
+    loop's records one by one, each with its ``source_record``."""
     first_day = (start + utc_offset) // DAY * DAY - utc_offset
     for day_start in range(first_day, end, DAY):
         days = [_day(p, incidents, day_start, seed, utc_offset, realism) for p in profiles]
@@ -159,7 +171,15 @@ def generate(
             ts = day_start + minute * 60
             if ts < start or ts >= end:
                 continue
-            for profile, (counts, errors, retries) in zip(profiles, days, strict=True):
+            for profile, (counts, errors, retries, resent) in zip(profiles, days, strict=True):
+                for j in range(int(resent[minute])):
+                    yield {
+                        "operation": profile.operation,
+                        "integration": profile.integration,
+                        "timestamp": ts + 30,
+                        "status": "success",
+                        "source_record": f"stuck-{(minute + j) % LOOPED_RECORDS}",
+                    }
                 n = int(counts[minute])
                 if n == 0:
                     continue
@@ -256,19 +276,27 @@ def _day(
     seed: int,
     offset: int,
     realism: Realism,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """Per minute: calls, errors, retries, and a resend loop's records."""
     rng = _rng(seed, profile.operation, day_start)
     rates, ratio = minute_rates(profile, day_start, seed, offset, realism)
     times = day_start + MINUTES * 60
+    looping = np.zeros(1440, dtype=bool)
     for incident in incidents:
         if incident.operation != profile.operation:
             continue
         span = (times >= incident.start) & (times < incident.end)
+        if incident.kind == "resend_loop":
+            looping |= span
         _apply(incident.kind, span, rates, ratio)
     counts = rng.poisson(rates)
     errors = rng.binomial(counts, np.clip(ratio, 0, 1))
     retries = rng.binomial(counts - errors, profile.retry_ratio)
-    return counts, errors, retries
+    resent = np.zeros(1440, dtype=np.int64)
+    if looping.any():  # Its own draws: the traffic around it stays the same.
+        loop_rng = _rng(seed, profile.operation, day_start, "resend_loop")
+        resent[looping] = loop_rng.poisson(LOOPED_TRAFFIC * rates[looping])
+    return counts, errors, retries, resent
 
 
 def _apply(
@@ -289,6 +317,8 @@ def _apply(
         rates[span] *= 0.4
     elif kind == "flood":
         rates[span] *= 8.0
+    elif kind == "resend_loop":
+        pass  # Its records come on top of the traffic (``_day``).
     else:  # noise: a little more traffic and errors than usual, within normal wobble.
         rates[span] *= 1.3
         ratio[span] *= 1.3
@@ -336,6 +366,7 @@ def suite_incidents(start: int, realistic: bool = False) -> list[Incident]:
         Incident("Mobile.AuthCode", "partial_errors", at(30, 19), at(30, 21)),
         Incident("Website.Registration", "noise", at(31, 11), at(31, 13)),
         Incident("Pos.LoyaltyPoints", "noise", at(32, 15), at(32, 17)),
+        Incident("Email.Send", "resend_loop", at(29, 11), at(29, 12)),
     ]
     if not realistic:
         return plain

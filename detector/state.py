@@ -50,6 +50,10 @@ class OperationState:
     volume: dict[str, Any] | None = None
     # (window end, {error code: failed calls}) for the last hour's windows with errors.
     recent_codes: list[list[Any]] = field(default_factory=list)
+    # (window end, repeats, looped) for the last 15 minutes' windows with repeated ids,
+    # and the operation's normal share of looped calls (``detector.repeats``).
+    recent_repeats: list[list[int]] = field(default_factory=list)
+    looped_normal: float = 0.0
 
     def error_codes(self, since: int) -> dict[str, int]:
         """Failed calls by error code in the windows ending after ``since``, top five."""
@@ -173,6 +177,11 @@ class OperationState:
         stored.numbers(self.recent_high, "recent_high", ring)
         stored.number(self.silent_expected, "silent_expected")
         stored.number(self.silent_effective, "silent_effective")
+        stored.number(self.looped_normal, "looped_normal")
+        if type(self.recent_repeats) is not list or len(self.recent_repeats) > MAX_RING:
+            raise ValueError("recent_repeats: expected a list of at most one entry per window")
+        for entry in self.recent_repeats:
+            stored.counts(entry, "recent_repeats", 3)
         stored.numbers(self.level, "level", 3)
         # Running sums: float subtraction may leave them a hair below zero.
         stored.numbers(self.hour_sums, "hour_sums", 4, -math.inf)

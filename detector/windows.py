@@ -23,17 +23,29 @@ MAX_ERROR_CODES = 8
 
 @dataclass(slots=True)
 class WindowCounts:
-    """Calls in one window of one operation. ``errors`` and ``retries`` are among ``calls``."""
+    """Calls in one window of one operation. ``errors`` and ``retries`` are among ``calls``.
+    ``repeats``: messages whose id repeats one the operation sent recently, ``looped``
+    those of them sent for the ``detector.repeats.LOOP``-th time or more (a resend loop's
+    evidence, ``detector.repeats``); stored only when not zero."""
 
     calls: int = 0
     errors: int = 0
     retries: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+    repeats: int = 0
+    looped: int = 0
 
     def add(self, calls: int, errors: int, retries: int) -> None:
         self.calls += calls
         self.errors += errors
         self.retries += retries
+
+    def merge(self, other: WindowCounts) -> None:
+        """Add ``other``'s counts and error codes."""
+        self.add(other.calls, other.errors, other.retries)
+        self.add_codes(other.error_codes)
+        self.repeats += other.repeats
+        self.looped += other.looped
 
     def add_codes(self, codes: Mapping[str, int]) -> None:
         for code, n in codes.items():
@@ -43,13 +55,21 @@ class WindowCounts:
                 self.error_codes["other"] = self.error_codes.get("other", 0) + n
 
     def to_list(self) -> list[object]:
+        if self.repeats or self.looped:
+            return [self.calls, self.errors, self.retries, self.error_codes, self.repeats,
+                    self.looped]  # fmt: skip
         return [self.calls, self.errors, self.retries, self.error_codes]
 
     @classmethod
     def from_list(cls, raw: Sequence[Any]) -> WindowCounts:
         """A stored window; ``ValueError`` for anything else (see ``detector.stored``)."""
-        if not isinstance(raw, list | tuple) or len(raw) != 4:
+        if not isinstance(raw, list | tuple) or len(raw) not in (4, 6):
             raise ValueError("window: expected [calls, errors, retries, error codes]")
+        if len(raw) == 6:
+            out = cls.from_list(raw[:4])
+            out.repeats = stored.count(raw[4], "window repeats")
+            out.looped = stored.count(raw[5], "window looped")
+            return out
         calls, errors, retries, codes = raw
         if (  # The common case, checked inline: this runs for every window restored.
             type(calls) is int
@@ -122,8 +142,7 @@ class OperationWindows:
         if current is None:
             self.windows[start] = counts
         else:
-            current.add(counts.calls, counts.errors, counts.retries)
-            current.add_codes(counts.error_codes)
+            current.merge(counts)
 
     def expire(self, retention: int) -> None:
         horizon = self.horizon(retention)
@@ -180,6 +199,9 @@ class Batch:
     error_codes: list[tuple[str, float, str, int]] = field(default_factory=list)
     # The integration each operation was last seen with (None if never given).
     integrations: dict[str, str | None] = field(default_factory=dict)
+    # (operation, timestamp, 1: a repeat, 2: looped) of the records repeating an id, in
+    # row order (``detector.repeats.Memory.mark``).
+    repeats: list[tuple[str, float, int]] = field(default_factory=list)
 
     def append(self, operation: str, ts: float, calls: int, errors: int, retries: int) -> None:
         op = self.index.get(operation)
@@ -226,6 +248,10 @@ def aggregate(batch: Batch, size: int) -> dict[str, dict[int, WindowCounts]]:
     }
     for operation, ts, code, n in batch.error_codes:
         out[operation][window_start(ts, size)].add_codes({code: n})
+    for operation, ts, level in batch.repeats:
+        window = out[operation][window_start(ts, size)]
+        window.repeats += 1
+        window.looped += level > 1
     return out
 
 

@@ -26,7 +26,8 @@ def merged(counts: WindowCounts, snap: Snapshot | None) -> WindowCounts:
     errors = counts.errors + gave_up
     if not gave_up and errors <= counts.calls:
         return counts
-    out = WindowCounts(max(counts.calls, errors), errors, counts.retries, dict(counts.error_codes))
+    out = WindowCounts(max(counts.calls, errors), errors, counts.retries, dict(counts.error_codes),
+                       counts.repeats, counts.looped)  # fmt: skip
     if snap is not None:
         out.add_codes(snap.codes)
     return out
