@@ -38,9 +38,10 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
-from agents import oplog
+from agents import oplog, sending
 from agents.deadletter import dead_letter, kafka_source
 from agents.fetch import Chunk
+from agents.sending import Message
 from detector import partials as partial_counts
 from detector.errors import ConfigError, DecodeError
 from detector.ingest import DecodedBatch, RawRecord, Records, decode_batch
@@ -118,17 +119,13 @@ def register(detector: Detector) -> None:
         await detector.app.add_runtime_dependency(service)
 
 
-# (topic, key, value, headers, timestamp in ms, partition): one message of a transaction.
-_Message = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None, int | None]
-
-
 @dataclass(slots=True)
 class _Prepared:
     """A batch decoded, with what its transaction sends."""
 
     fetched: dict[TopicPartition, list[Chunk]]
     decoded: DecodedBatch
-    messages: list[_Message]
+    messages: list[Message]
     read: dict[int, float]  # BatchIngest._read once this batch is committed.
     started: float
 
@@ -285,11 +282,11 @@ class BatchIngest(Service):
 
     def _messages(
         self, items: list[partial_counts.Partial], caught_up: dict[int, bool], decoded: DecodedBatch
-    ) -> list[_Message]:
+    ) -> list[Message]:
         """The partial counts (a message or a few per partition of the partials topic), dead
         letters, re-keyed calls and the operation log of a batch."""
         grouped = partial_counts.by_partition(items, self._partition_of)
-        out: list[_Message] = [
+        out: list[Message] = [
             (self.partials_topic, None, body, [], None, p)
             for p, group in grouped.items()
             for body in partial_counts.encode(group, caught_up)
@@ -325,13 +322,7 @@ class BatchIngest(Service):
         producer = self.producer
         try:
             async with producer.transaction():
-                sends = [
-                    await producer.send(
-                        topic, value, key=key, headers=headers, timestamp_ms=stamp, partition=p
-                    )
-                    for topic, key, value, headers, stamp, p in prepared.messages
-                ]
-                await asyncio.gather(*sends)
+                await sending.send_and_wait(producer, prepared.messages)
                 offsets = {tp: chunks[-1].last_offset + 1 for tp, chunks in fetched.items()}
                 await producer.send_offsets_to_transaction(offsets, self.group)
         except (TimeoutError, KafkaError) as exc:
