@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -257,11 +258,9 @@ def decode_batch(
         return out
     objs = load_values(records.values)
     raw_ts: list[Any] = [o.pop("timestamp", None) if type(o) is dict else None for o in objs]
-    shape_of = _shapes([tuple(o.items()) if type(o) is dict else () for o in objs])
-    table = _verdicts(shapes, shape_of, objs)
-    ids = {shape: i for i, shape in enumerate(table)}
-    verdicts = list(table.values())
-    sid = np.fromiter(map(ids.__getitem__, shape_of), np.int64, n)
+    numbers, table = _number([tuple(o.items()) if type(o) is dict else () for o in objs])
+    verdicts = _verdicts(shapes, table)
+    sid = np.array(numbers, dtype=np.int64)
     # Values that are not text may equal others of another type (1, 1.0, true): such
     # rows keep their shape's verdict only if their own values are text or integers.
     typed = np.array([any(type(v) is not str for _, v in shape) for shape in table])
@@ -287,10 +286,9 @@ def decode_batch(
         fast = (shape_op[sid] >= 0) & (ts > 0) & ~(ts > fallback + MAX_FUTURE_SECONDS)
     keys = records.keys
     if check_keys:
-        names = np.array([None, *(op.encode() for op in ops.names)], dtype=object)
-        column = np.empty(n, dtype=object)
-        column[:] = keys
-        fast &= column == names[shape_op[sid] + 1]
+        # Each key's operation number, -2 where it names none (shapes without one: -1).
+        numbered: dict[bytes | None, int] = {op.encode(): i for i, op in enumerate(ops.names)}
+        fast &= np.fromiter(map(numbered.get, keys, repeat(-2)), np.int64, n) == shape_op[sid]
 
     op_of = np.where(fast, shape_op[sid], -1)
     integration_of = shape_integration[sid]
@@ -379,37 +377,37 @@ def decode_batch(
     return out
 
 
-def _shapes(shapes: list[Shape]) -> list[Shape]:
-    """``shapes``, those holding a list or an object (unhashable) made empty."""
+def _number(shapes: list[Shape]) -> tuple[list[int], list[Shape]]:
+    """Each shape's number, and the distinct shapes in order of first appearance after
+    the empty one (number 0), which a shape holding a list or an object (unhashable)
+    takes. Each shape is hashed once: a tuple's hash is not cached, and hashing every
+    shape three times cost a tenth of the decoding."""
+    index: dict[Shape, int] = {(): 0}
+    number = index.setdefault
     try:
-        dict.fromkeys(shapes)
+        numbers = [number(shape, len(index)) for shape in shapes]
     except TypeError:
-        return [shape if _hashable(shape) else () for shape in shapes]
-    return shapes
+        numbers = [_number_of(index, shape) for shape in shapes]
+    return numbers, list(index)
 
 
-def _hashable(shape: Shape) -> bool:
+def _number_of(index: dict[Shape, int], shape: Shape) -> int:
     try:
-        hash(shape)
+        return index.setdefault(shape, len(index))
     except TypeError:
-        return False
-    return True
+        return 0
 
 
-def _verdicts(shapes: Shapes, shape_of: list[Shape], objs: list[Any]) -> dict[Shape, Verdict]:
-    """The verdict of each distinct shape of a batch, in order of first appearance after
-    the empty shape (not a bare call: none)."""
+def _verdicts(shapes: Shapes, table: list[Shape]) -> list[Verdict]:
+    """The verdict of each distinct shape (the empty one, not a bare call: none)."""
     known = shapes.verdicts
-    table: dict[Shape, Verdict] = {(): None}
-    fields: dict[Shape, Any] | None = None
-    for shape in dict.fromkeys(shape_of):
-        verdict = known.get(shape, _UNKNOWN) if shape else None
+    verdicts: list[Verdict] = [None]
+    for shape in table[1:]:
+        verdict = known.get(shape, _UNKNOWN)
         if verdict is _UNKNOWN:
-            if fields is None:
-                fields = dict(zip(shape_of, objs, strict=True))
-            verdict = shapes.verdict(shape, fields[shape])
-        table[shape] = verdict
-    return table
+            verdict = shapes.verdict(shape, dict(shape))
+        verdicts.append(verdict)
+    return verdicts
 
 
 def _columns(
