@@ -22,7 +22,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from agents.settings import Settings
 from detector.events import OperationCall
 from detector.ingest import RawRecord
-from detector.oplog import LogEntry, from_call, from_change, with_payload
+from detector.oplog import LogEntry, entry_fields, from_change, with_payload
 from detector.status import StatusChange
 
 SLACK_MS = 600_000  # Entries of a partition are in time order give or take this.
@@ -45,12 +45,12 @@ def messages(
     calls, stamped with the calls' event time so Kafka's time retention expires them."""
     out = []
     for record, call in failures:
-        entry = from_call(call, settings.calls_topic, record.partition, record.offset)
+        fields = entry_fields(call, settings.calls_topic, record.partition, record.offset)
         key = call.operation.encode()
         stamp = int((call.timestamp or 0.0) * 1000)
-        out.append((settings.log_topic, key, entry.model_dump_json().encode(), stamp))
+        out.append((settings.log_topic, key, orjson.dumps(fields), stamp))
         if call.payload is not None:
-            body = orjson.dumps({"id": entry.id, "payload": call.payload})
+            body = orjson.dumps({"id": fields["id"], "payload": call.payload})
             out.append((settings.payload_topic, key, body, stamp))
     return out
 

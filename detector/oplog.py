@@ -65,6 +65,14 @@ def entry_id(source: str, partition: int, offset: int) -> str:
 
 def from_call(call: OperationCall, source: str, partition: int, offset: int) -> LogEntry:
     """The entry for one decoded call; ``decode`` has given every call its timestamp."""
+    return LogEntry(**entry_fields(call, source, partition, offset))
+
+
+def entry_fields(call: OperationCall, source: str, partition: int, offset: int) -> dict[str, Any]:
+    """Every field of the entry for one decoded call, in ``LogEntry``'s order: their JSON
+    is the entry's, byte for byte. The ingest logs every failed call, and building and
+    dumping a model took some 6 us each, where these fields, taken from a call already
+    validated, need no validation again."""
     if call.timestamp is None:
         raise ValueError("log only decoded calls: this one has no timestamp")
     calls, errors, retries = call.tally()
@@ -74,23 +82,24 @@ def from_call(call: OperationCall, source: str, partition: int, offset: int) -> 
         status, calls = call.status or status, 1
     # One entry per status message: an event's steps share its event_id, not the entry id.
     step = f"{call.event_id}/{call.status}/{call.timestamp}" if followed else None
-    return LogEntry(
-        id=entry_id(step, 0, 0) if step else entry_id(source, partition, offset),
-        event_id=call.event_id,
-        event_type=call.event_type,
-        kind="call",
-        operation=call.operation,
-        integration=call.integration,
-        timestamp=call.timestamp,
-        status=status,
-        error_code=call.error_code,
-        error_message=call.error_message,
-        source_record=call.source_record,
-        destination_record=call.destination_record,
-        duration_ms=call.duration_ms,
-        count=calls,
-        payload_state="present" if call.payload is not None else "none",
-    )
+    return {
+        "id": entry_id(step, 0, 0) if step else entry_id(source, partition, offset),
+        "kind": "call",
+        "operation": call.operation,
+        "integration": call.integration,
+        "timestamp": call.timestamp,
+        "status": status,
+        "event_id": call.event_id,
+        "event_type": call.event_type,
+        "error_code": call.error_code,
+        "error_message": call.error_message,
+        "source_record": call.source_record,
+        "destination_record": call.destination_record,
+        "duration_ms": call.duration_ms,
+        "count": calls,
+        "payload": None,
+        "payload_state": "present" if call.payload is not None else "none",
+    }
 
 
 def with_payload(entry: LogEntry, payloads: dict[str, Any], expired_before: float) -> LogEntry:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detector.events import OperationCall
-from detector.oplog import LogEntry, from_call, from_change, with_payload
+from detector.oplog import LogEntry, entry_fields, from_call, from_change, with_payload
 from detector.status import Status, StatusChange
 from detector.timeline import page
 
@@ -157,3 +160,40 @@ def test_the_log_filters_by_event_type_and_record_and_groups_repeated_failures()
     grouped = groups(entries)
     assert [(g.error_code, g.count) for g in grouped] == [("401", 100), ("422", 1)]
     assert (grouped[0].first, grouped[0].last, grouped[0].example) == (100.0, 199.0, "e99")
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=20), st.integers(-5, 5))
+_CALLS = st.fixed_dictionaries(
+    {"operation": st.text(min_size=1, max_size=20)},
+    optional={
+        "timestamp": st.one_of(st.floats(0, 4e9), st.integers(0, 4 * 10**12)),
+        "status": st.sampled_from(["success", "error", "retrying", "received", "processing"]),
+        "integration": st.one_of(st.none(), st.text(max_size=10)),
+        "event_id": _TEXT,
+        "event_type": _TEXT,
+        "error_code": _TEXT,
+        "error_message": _TEXT,
+        "duration_ms": st.one_of(st.none(), st.integers(0, 10**20), st.floats(0)),
+        "source_record": _TEXT,
+        "destination_record": _TEXT,
+        "payload": st.one_of(st.none(), st.dictionaries(st.text(max_size=3), st.integers())),
+        "count": st.integers(1, 1000),
+        "errors": st.integers(0, 1000),
+    },
+)
+
+
+@given(_CALLS, st.floats(1e9, 2e9), st.integers(0, 2**31), st.integers(0, 2**62))
+def test_the_logged_json_is_the_entry_s_own(
+    fields: dict[str, object], fallback: float, partition: int, offset: int
+) -> None:
+    try:
+        call = OperationCall.model_validate(fields)
+    except ValueError:
+        return  # Not a call: the ingest dead-letters it, nothing is logged.
+    if call.timestamp is None:
+        call = call.model_copy(update={"timestamp": fallback})
+    logged = orjson.dumps(entry_fields(call, "operation-calls", partition, offset))
+    entry = from_call(call, "operation-calls", partition, offset)
+    assert logged == entry.model_dump_json().encode()
+    assert LogEntry.model_validate_json(logged) == entry
