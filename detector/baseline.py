@@ -45,6 +45,11 @@ MIN_PERIOD = 300
 WINSOR = 3.0**2  # Squared spreads beyond which one hour's fall is clipped.
 SPREAD_FLOOR = 0.005  # No operation is judged steadier than ~7% per hour beyond Poisson.
 BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batches.
+# ... if clumped beyond this too (the squared coefficient of variation of the minute
+# rate, (variance/mean - 1)/mean): busy bursty traffic (a rate wobbling by 60% from
+# minute to minute: 0.36) is burstier than Poisson in proportion to its rate, batches
+# are clumped (200 calls in 3 minutes every 20: 5.6).
+CLUMPED = 2.0
 # Log likelihood ratio beyond which a weekday follows the weekend profile: odds of 100 to
 # 1 against the ~1 in 30 weekdays that are holidays (docs/detection.md, "Shared shifts").
 HOLIDAY_EVIDENCE = math.log(100)
@@ -110,6 +115,7 @@ class Baseline:
     error_calls: float = 0.0
     error_errors: float = 0.0
     dispersion: float = 1.0
+    clumping: float | None = None  # The minute rate's squared CV; None: not learned yet.
     hour_start: int | None = None
     hour_calls: int = 0
     hour_tainted: bool = False
@@ -299,6 +305,9 @@ class Baseline:
         ratio = sum((x - mean) ** 2 for x in minute_counts) / mean / len(minute_counts)
         step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
         self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
+        clumping = max(ratio - 1.0, 0.0) / mean
+        old = clumping if self.clumping is None else self.clumping
+        self.clumping = old + 0.5 * (clumping - old)
 
     def learn_volume(
         self, hour_start: int, residual: float, variance: float, expected: float = math.inf
@@ -349,8 +358,20 @@ class Baseline:
     @property
     def machine(self) -> bool:
         """A scheduled job or a batched producer: it runs on its own clock, not the
-        business's, so it neither votes for the shared factor nor is judged by volume."""
-        return bool(self.period) or self.dispersion > BATCHED
+        business's, so it is not judged by volume (a batch slipping across an hour
+        boundary doubles one hour and empties the next). Busy traffic with bursty
+        minutes is not a batch: its variance over mean grows with its rate (a mailer at
+        17 calls a minute wobbling by 60%: 7), its clumping does not."""
+        clumped = self.clumping is None or self.clumping > CLUMPED
+        return bool(self.period) or (self.dispersion > BATCHED and clumped)
+
+    @property
+    def votes(self) -> bool:
+        """Whether the operation votes for the business-wide factor: not a scheduled
+        job, and not bursty beyond ``BATCHED`` (a batch's hours follow its own clock;
+        a busy bursty one, judged by volume, does not vote either: measured, its votes
+        moved the factor enough to hide another operation's 8-hour drop)."""
+        return not self.period and self.dispersion <= BATCHED
 
     # Expectations -------------------------------------------------------------
 
@@ -454,6 +475,8 @@ class Baseline:
         stored.number(baseline.error_errors, "error_errors")
         if not stored.number(baseline.dispersion, "dispersion") > 0:
             raise ValueError("dispersion: must be above 0")
+        if baseline.clumping is not None:
+            stored.number(baseline.clumping, "clumping")
         stored.numbers(baseline.holiday, "holiday", 3, -math.inf)
         stored.number(baseline.offset, "offset", -math.inf)
         stored.numbers(baseline.wobble, "wobble", 2, -math.inf)

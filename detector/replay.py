@@ -319,10 +319,10 @@ def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> N
     waiting = {op: st for op, st in states.items() if st is not None and st.baseline.pending}
     if not waiting:
         return
-    voters = [st.baseline for st in waiting.values() if not st.baseline.machine]
+    voters = [st.baseline for st in waiting.values() if st.baseline.votes]
     factors = hour_factors(
         (b.pending for b in voters),
-        (st.baseline.pending for st in waiting.values() if st.baseline.machine),
+        (st.baseline.pending for st in waiting.values() if not st.baseline.votes),
     )
     holiday = weigh_holiday(voters, sorted(factors), engine.calendar)
     for state in states.values():

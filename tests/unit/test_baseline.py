@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from detector.baseline import (
     HOLIDAY_EVIDENCE,
@@ -194,6 +196,47 @@ def test_the_days_own_hours_pin_its_error_ratio_and_the_wobble_left_within_it() 
     assert pinned[1] < 0.01
     assert baseline.error_wobble == pytest.approx(0.32, abs=0.1)
     assert baseline.hour_wobble == pytest.approx(0.1, abs=0.06)
+
+
+def test_busy_bursty_minutes_are_judged_by_volume_clumped_ones_are_batches() -> None:
+    """A mailer at 17 calls a minute whose rate wobbles by 60% from minute to minute is
+    7 times burstier than Poisson, yet judged by volume (without voting for the shared
+    factor); a producer sending 200 calls in 3 minutes every 20, or 10 at once an hour,
+    is a batch; calm traffic is judged and votes."""
+    rng = np.random.default_rng(7)
+    mailer, batches, trickle, calm = Baseline(), Baseline(), Baseline(), Baseline()
+    for _ in range(12):
+        minutes = rng.poisson(17 * rng.gamma(3.0, 1 / 3.0, 60))
+        mailer.learn_burstiness([int(x) for x in minutes])
+        batches.learn_burstiness([67 if m % 20 < 3 else 0 for m in range(60)])
+        trickle.learn_burstiness([10 if m == 30 else 0 for m in range(60)])
+        calm.learn_burstiness([int(x) for x in rng.poisson(0.3, 60)])
+    assert mailer.dispersion > 4
+    assert (mailer.machine, mailer.votes) == (False, False)
+    assert (batches.machine, batches.votes) == (True, False)
+    assert (trickle.machine, trickle.votes) == (True, False)
+    assert (calm.machine, calm.votes) == (False, True)
+
+
+def test_a_bursty_operation_is_a_batch_until_its_clumping_is_learned() -> None:
+    """A stored baseline from before clumping was learned keeps being judged as it was."""
+    stored = Baseline(dispersion=7.0).to_dict()
+    del stored["clumping"]
+    old = Baseline.from_dict(stored)
+    assert old.clumping is None
+    assert old.machine
+    old.learn_burstiness([int(x) for x in np.random.default_rng(3).poisson(17.0, 60)])
+    assert old.clumping is not None
+    assert not old.machine
+
+
+@given(st.lists(st.integers(0, 10_000), min_size=60, max_size=60))
+def test_clumping_is_finite_and_stored(minutes: list[int]) -> None:
+    baseline = Baseline()
+    baseline.learn_burstiness(minutes)
+    baseline.learn_burstiness(minutes[::-1])
+    assert baseline.clumping is None or 0 <= baseline.clumping < math.inf
+    assert Baseline.from_dict(baseline.to_dict()).clumping == baseline.clumping
 
 
 def test_hours_expecting_few_calls_do_not_teach_the_spread() -> None:
