@@ -29,6 +29,7 @@ from detector.baseline import (
 from detector.lifecycle import findings as lifecycle
 from detector.lifecycle.tracker import Snapshot
 from detector.opconfig import DetectionConfig, Rule
+from detector.quiet import quiet_windows
 from detector.rules import Finding
 from detector.state import OperationState
 from detector.status import PROBLEMS, Status, StatusChange, change_id
@@ -123,6 +124,10 @@ class Engine:
         boundary = state.last_boundary + window
         while boundary <= until:  # Once per operation and window: kept lean.
             start = boundary - window
+            run = quiet_windows(self, state, rule, start, until, windows, snapshots)
+            if run:
+                boundary += run * window
+                continue
             counts = find(start)
             snap = snapshots.get(boundary) if snapshots else None
             if counts is None:

@@ -1,0 +1,153 @@
+"""Quiet windows judged in one go (``detector.quiet``) leave every state and change
+exactly as window-by-window steps do: same floats, same decisions, live or replay."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from detector import engine as engine_module
+from detector import quiet
+from detector.engine import Engine
+from detector.events import OperationCall
+from detector.opconfig import DetectionConfig
+from detector.replay import settle_all
+from detector.simulate import REALISTIC_PROFILES, Incident, Realism, generate
+from detector.state import OperationState
+from detector.windows import WindowCounts
+from tests.unit.detection_helpers import DAY, MONDAY
+
+DAYS = 5
+
+
+def _windows(seed: int) -> dict[str, dict[int, WindowCounts]]:
+    """Five realistic days (bursty, campaigns, scheduled jobs) with an incident of
+    every kind on the fourth and fifth, as per-operation window counts."""
+
+    def at(day: int, hour: float) -> int:
+        return MONDAY + day * DAY + int(hour * 3600)
+
+    incidents = [
+        Incident("Mobile.Login", "all_failing", at(3, 10), at(3, 10.5)),
+        Incident("Website.Subscribe", "partial_errors", at(3, 14), at(3, 16)),
+        Incident("Website.Unsubscribe", "silence", at(3, 9), at(4, 9)),
+        Incident("Email.Send", "volume_drop", at(4, 11), at(4, 14)),
+        Incident("Webhook.Delivery", "flood", at(3, 15), at(3, 16)),
+        Incident("Website.Registration", "noise", at(4, 11), at(4, 13)),
+        Incident("Erp.StockSync", "silence", at(4, 10.1), at(4, 14)),
+    ]
+    realism = Realism(origin=MONDAY)
+    records = generate(
+        REALISTIC_PROFILES, incidents, MONDAY, MONDAY + DAYS * DAY, seed=seed, realism=realism
+    )
+    windows: dict[str, dict[int, WindowCounts]] = {}
+    for record in records:
+        call = OperationCall.model_validate(record)
+        start = int(record["timestamp"] // 60) * 60
+        counts = windows.setdefault(call.operation, {}).setdefault(start, WindowCounts())
+        calls, errors, retries = call.tally()
+        counts.add(calls, errors, retries)
+        if errors:  # Codes of their own: the last hour's are kept by window.
+            counts.add_codes({f"E{start // 60 % 3}": errors})
+    return windows
+
+
+def _run(windows: dict[str, dict[int, WindowCounts]], strides: list[int]) -> list[Any]:
+    """Every operation advanced by ``strides`` windows at a time, settled after each:
+    the changes and every state after each advance."""
+    engine = Engine(DetectionConfig())
+    states: dict[str, OperationState | None] = dict.fromkeys(windows)
+    seen: list[Any] = []
+    until = MONDAY
+    for stride in strides:
+        until += stride * 60
+        for operation, own in windows.items():
+            state, changes = engine.advance(states[operation], operation, None, own, until)
+            states[operation] = state
+            seen += [change.model_dump_json() for change in changes]
+        settle_all(engine, states)
+        seen.append(orjson.dumps({k: s and s.to_dict() for k, s in states.items()}))
+    return seen
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_quiet_windows_decide_as_steps_do(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    windows = _windows(seed)
+    rng = random.Random(seed)
+    # Live advances a window or two at a time, replay an hour; any stride must agree.
+    strides: list[int] = []
+    while sum(strides) < DAYS * 1440:
+        strides.append(rng.choice([1, 2, 7, 60, 60, 60, 90]))
+    quiet = _run(windows, strides)
+    monkeypatch.setattr(engine_module, "quiet_windows", lambda *args: 0)
+    stepped = _run(windows, strides)
+    assert len(quiet) == len(stepped)
+    for got, want in zip(quiet, stepped, strict=True):
+        assert got == want
+    assert any(b"many_problems" in line for line in quiet if isinstance(line, bytes))
+
+
+def _erratic(seed: int) -> dict[str, dict[int, WindowCounts]]:
+    """Traffic that keeps crossing the rules' thresholds: error ratios jumping around
+    the least that is a finding, silences of every length, surges and resend loops."""
+    rng = np.random.default_rng(seed)
+    windows: dict[str, dict[int, WindowCounts]] = {}
+    for operation, rate in (("Busy", 40.0), ("Steady", 6.0), ("Rare", 0.3)):
+        own = windows[operation] = {}
+        minute = 0
+        while minute < DAYS * 1440:
+            span = int(rng.integers(5, 90))
+            kind = rng.choice(["normal", "normal", "normal", "errors", "silence", "surge"])
+            level = rate * (1 + 0.8 * np.sin(2 * np.pi * minute / 1440))
+            if kind == "silence" and minute > 1440:
+                minute += span
+                continue
+            if kind == "surge" and minute > 1440:
+                level *= float(rng.choice([3.0, 12.0, 30.0]))
+            ratio = (
+                float(rng.choice([0.01, 0.04, 0.07, 0.1, 0.2, 0.6])) if kind == "errors" else 0.01
+            )
+            for m in range(minute, minute + span):
+                calls = int(rng.poisson(level))
+                if calls:
+                    counts = own[MONDAY + m * 60] = WindowCounts()
+                    counts.add(calls, int(rng.binomial(calls, ratio)), 0)
+            minute += span
+    return windows
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_quiet_windows_decide_as_steps_do_near_every_threshold(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    windows = _erratic(seed)
+    strides = [60] * (DAYS * 24)
+    quiet = _run(windows, strides)
+    monkeypatch.setattr(engine_module, "quiet_windows", lambda *args: 0)
+    assert quiet == _run(windows, strides)
+
+
+def test_quiet_windows_take_most_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is taken: most windows are judged in runs, not by steps."""
+    windows = _windows(1)
+    steps = 0
+    step = Engine._step
+
+    def counted(self: Engine, *args: Any) -> Any:
+        nonlocal steps
+        steps += 1
+        return step(self, *args)
+
+    monkeypatch.setattr(Engine, "_step", counted)
+    _run(windows, [60] * (DAYS * 24))
+    judged = DAYS * 1440 * len(windows)
+    assert steps < judged / 4
+
+
+def test_quiet_windows_use_the_engines_limits() -> None:
+    assert quiet.SILENCE_FLOOR == engine_module.SILENCE_FLOOR
+    assert quiet.DORMANT_SECONDS == engine_module.DORMANT_SECONDS
