@@ -173,6 +173,9 @@ class Engine:
         counts: WindowCounts,
         snap: Snapshot | None = None,
     ) -> StatusChange | None:
+        """One window judged and learned. ``detector.quiet`` does the same for runs of
+        windows no rule can judge: a change here must be made there too (its test
+        compares both ways)."""
         calendar = self.calendar
         end = start + self.window
         weekday, hour = local_hour(start - start % 3600, calendar.zone)

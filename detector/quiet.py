@@ -37,9 +37,6 @@ from detector.windows import WindowCounts
 if TYPE_CHECKING:
     from detector.engine import Engine
 
-SILENCE_FLOOR = 4.0  # As ``engine.SILENCE_FLOOR``: below it, no silence is weighed.
-DORMANT_SECONDS = 7 * 86400  # As ``engine.DORMANT_SECONDS``.
-
 
 def quiet_windows(
     engine: Engine,
@@ -52,6 +49,8 @@ def quiet_windows(
 ) -> int:
     """Judge the quiet windows from the one starting at ``start`` (up to ``until``, before
     the hour's last window) as ``Engine._step`` would: how many (0: none, step it)."""
+    from detector import engine as steps  # Imported by it: its constants, at run time.
+
     size, base = engine.window, st.baseline
     hour = start - start % 3600
     last = min(until, hour + 3600 - size)  # The last window's end.
@@ -60,13 +59,14 @@ def quiet_windows(
         m < 1
         or st.status is not Status.OK
         or st.volume is not None
+        or st.recent_repeats
         or rule.mute
         or rule.schedule is not None
         or rule.expect_every is not None
         or 3600 % size
         or base.hour_start != hour
         or len(st.recent_calls) != engine.keep
-        or last - size - (st.last_call_boundary or st.first_boundary) >= DORMANT_SECONDS
+        or last - size - (st.last_call_boundary or st.first_boundary) >= steps.DORMANT_SECONDS
         or (base.holiday[1] > HOLIDAY_EVIDENCE and base.holiday_like(hour, engine.calendar))
     ):
         return 0
@@ -99,6 +99,7 @@ def quiet_windows(
     error_calls, error_errors = base.error_calls, base.error_errors
     normal = (error_errors + PRIOR_ERRORS) / (error_calls + PRIOR_CALLS)
     silent, effective, known = st.silent_expected, st.silent_effective, st.known
+    looped, learn_looped = st.looped_normal, steps.LOOPED_LEARNED
     gap, total, ended = st.schedule_gap, 0, base.last_call_end
     hour_calls, hour_errors = base.hour_calls, base.hour_errors
     two_hours = base.last_hour[0] == hour - 3600
@@ -118,8 +119,8 @@ def quiet_windows(
             n = errors = 0
         else:
             n, errors = counts.calls, counts.errors
-            if errors > n:
-                break  # The lifecycle's counts merged in: a step's.
+            if errors > n or counts.repeats or counts.looped:
+                break  # The lifecycle's counts merged in, or repeated ids: a step's.
             if n and (ended is None or window - ended >= RUN_QUIET):
                 break  # A run of calls starts: the cadence is learned.
         j = first + i
@@ -148,7 +149,7 @@ def quiet_windows(
             if missed is not None:
                 if end >= missed:
                     break  # A learned cadence missed (``Engine._silence``).
-            elif weighed >= SILENCE_FLOOR:
+            elif weighed >= steps.SILENCE_FLOOR:
                 break  # Silence evidence to weigh.
         if hour_k >= rules.MIN_ERRORS:  # ``rules.error_spike``'s cheapest test, each lookback.
             effect = min(max(0.5, normal + 0.4), max(2 * normal, normal + 0.05))
@@ -192,6 +193,8 @@ def quiet_windows(
             normal = (error_errors + PRIOR_ERRORS) / (error_calls + PRIOR_CALLS)
             silent = effective = 0.0
             ended, gap = end, 0
+            if looped:  # ``Engine._step``: no looped calls, the normal share decays.
+                looped += (min(1.0, 0 / n) - looped) * learn_looped
             if counts.error_codes:  # type: ignore[union-attr]
                 coded.append([end, dict(counts.error_codes)])  # type: ignore[union-attr]
         else:
@@ -210,6 +213,7 @@ def quiet_windows(
         if st.level[2] != hour:
             st.level[2] = hour
         st.silent_expected, st.silent_effective, st.known = silent, effective, known
+        st.looped_normal = looped
         st.schedule_gap, st.total_calls = gap, st.total_calls + total
         st.recent_codes.extend(coded)
         if st.recent_codes and st.recent_codes[0][0] <= end - 3600:
