@@ -4,6 +4,7 @@ exactly as window-by-window steps do: same floats, same decisions, live or repla
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from detector.engine import Engine
 from detector.events import OperationCall
 from detector.opconfig import DetectionConfig
 from detector.replay import settle_all
-from detector.simulate import REALISTIC_PROFILES, Incident, Realism, generate
+from detector.simulate import REALISTIC_PROFILES, Realism, generate, suite_incidents
 from detector.state import OperationState
 from detector.windows import WindowCounts
 from tests.unit.detection_helpers import DAY, MONDAY
@@ -27,18 +28,10 @@ def _windows(seed: int) -> dict[str, dict[int, WindowCounts]]:
     """Five realistic days (bursty, campaigns, scheduled jobs) with an incident of
     every kind on the fourth and fifth, as per-operation window counts."""
 
-    def at(day: int, hour: float) -> int:
-        return MONDAY + day * DAY + int(hour * 3600)
-
-    incidents = [
-        Incident("Mobile.Login", "all_failing", at(3, 10), at(3, 10.5)),
-        Incident("Website.Subscribe", "partial_errors", at(3, 14), at(3, 16)),
-        Incident("Website.Unsubscribe", "silence", at(3, 9), at(4, 9)),
-        Incident("Email.Send", "volume_drop", at(4, 11), at(4, 14)),
-        Incident("Webhook.Delivery", "flood", at(3, 15), at(3, 16)),
-        Incident("Website.Registration", "noise", at(4, 11), at(4, 13)),
-        Incident("Erp.StockSync", "silence", at(4, 10.1), at(4, 14)),
-    ]
+    incidents = []  # The realistic suite's, each at its time of day on the 4th or 5th.
+    for i, incident in enumerate(suite_incidents(MONDAY, realistic=True)):
+        shift = incident.start - MONDAY - (incident.start - MONDAY) % DAY - (3 + i % 2) * DAY
+        incidents.append(replace(incident, start=incident.start - shift, end=incident.end - shift))
     realism = Realism(origin=MONDAY)
     records = generate(
         REALISTIC_PROFILES, incidents, MONDAY, MONDAY + DAYS * DAY, seed=seed, realism=realism
