@@ -27,9 +27,11 @@ from detector.baseline import (
     PRIOR_ERRORS,
     RUN_QUIET,
     _buckets,
+    local_hour,
 )
 from detector.lifecycle.tracker import Snapshot
 from detector.opconfig import Rule
+from detector.rules import MIN_ERRORS
 from detector.state import OperationState
 from detector.status import Status
 from detector.windows import WindowCounts
@@ -121,8 +123,6 @@ def quiet_windows(
             n, errors = counts.calls, counts.errors
             if errors > n or counts.repeats or counts.looped:
                 break  # The lifecycle's counts merged in, or repeated ids: a step's.
-            if n and (ended is None or window - ended >= RUN_QUIET):
-                break  # A run of calls starts: the cadence is learned.
         j = first + i
         frac = fracs[j]
         if j < centre:
@@ -150,20 +150,39 @@ def quiet_windows(
                 if end >= missed:
                     break  # A learned cadence missed (``Engine._silence``).
             elif weighed >= steps.SILENCE_FLOOR:
-                break  # Silence evidence to weigh.
-        if hour_k >= rules.MIN_ERRORS:  # ``rules.error_spike``'s cheapest test, each lookback.
-            effect = min(max(0.5, normal + 0.4), max(2 * normal, normal + 0.05))
-            lookbacks = [
-                (n, errors),
-                (five_n, five_k),
-                (int(quarter_n), int(quarter_k)),
-                (int(hour_n), int(hour_k)),
-            ]
-            if two_hours:
-                lookbacks.append((last_calls + hour_calls + n, last_errors + hour_errors + errors))
-            if any(
-                c >= min_volume and e >= rules.MIN_ERRORS and e / c >= effect for c, e in lookbacks
-            ):
+                # Silence evidence to weigh: ``Engine._silence`` on the state as a step
+                # would have it by now (what it reads), put back after.
+                saved = st.silent_expected, st.silent_effective, st.level, st.last_call_boundary
+                st.silent_expected, st.silent_effective = silent + expected, weighed
+                st.level = [level0, level1 + expected, hour]
+                if total:
+                    st.last_call_boundary = ended
+                when = local_hour(hour, engine.calendar.zone)
+                found = engine._silence(st, rule, window, days, True, when)
+                st.silent_expected, st.silent_effective, st.level, st.last_call_boundary = saved
+                if found is not None:
+                    break
+        if hour_k >= MIN_ERRORS:  # ``rules.error_spike``'s cheapest test, each lookback.
+            # min(severe_ratio, clear_ratio), spelt out: the same floats, no calls.
+            severe, clear, most = normal + 0.4, 2 * normal, normal + 0.05
+            if not severe > 0.5:
+                severe = 0.5
+            if most > clear:
+                clear = most
+            effect = severe if not clear < severe else clear
+            if (
+                (errors >= MIN_ERRORS and n >= min_volume and errors / n >= effect)
+                or (five_k >= MIN_ERRORS and five_n >= min_volume and five_k / five_n >= effect)
+                or _reaches(int(quarter_n), int(quarter_k), min_volume, effect)
+                or _reaches(int(hour_n), int(hour_k), min_volume, effect)
+                or (
+                    two_hours
+                    and _reaches(
+                        last_calls + hour_calls + n, last_errors + hour_errors + errors,
+                        min_volume, effect,
+                    )
+                )
+            ):  # fmt: skip
                 break
         if (
             not machine
@@ -192,11 +211,19 @@ def quiet_windows(
             error_errors = error_errors * decay + errors
             normal = (error_errors + PRIOR_ERRORS) / (error_calls + PRIOR_CALLS)
             silent = effective = 0.0
-            ended, gap = end, 0
+            gap = 0
             if looped:  # ``Engine._step``: no looped calls, the normal share decays.
                 looped += (min(1.0, 0 / n) - looped) * learn_looped
             if counts.error_codes:  # type: ignore[union-attr]
                 coded.append([end, dict(counts.error_codes)])  # type: ignore[union-attr]
+            if ended is None or window - ended >= RUN_QUIET:  # A run starts: learn its cadence.
+                base.last_call_end = ended
+                base._learn_cadence(window, end)
+                period, machine = base.period, base.machine
+                missed = None
+                if period and base.last_run is not None:
+                    missed = base.last_run + 2 * period + base.jitter + size
+            ended = end
         else:
             silent += expected
             effective = weighed
@@ -218,13 +245,18 @@ def quiet_windows(
         st.recent_codes.extend(coded)
         if st.recent_codes and st.recent_codes[0][0] <= end - 3600:
             st.recent_codes = [entry for entry in st.recent_codes if entry[0] > end - 3600]
-        if ended != base.last_call_end:
+        if total:
             st.last_call_boundary = base.last_call_end = ended
         base.error_calls, base.error_errors = error_calls, error_errors
         base.hour_calls, base.hour_errors = hour_calls, hour_errors
         st.last_boundary = end
         st.calm += done
     return done
+
+
+def _reaches(calls: int, errors: int, min_volume: int, effect: float) -> bool:
+    """Whether a lookback passes ``rules.error_spike``'s first tests (not learning)."""
+    return errors >= MIN_ERRORS and calls >= min_volume and errors / calls >= effect
 
 
 @lru_cache(maxsize=16)
