@@ -116,6 +116,7 @@ class Baseline:
     error_errors: float = 0.0
     dispersion: float = 1.0
     clumping: float | None = None  # The minute rate's squared CV; None: not learned yet.
+    burst_hours: int = 0  # Hours learned into ``dispersion``.
     hour_start: int | None = None
     hour_calls: int = 0
     hour_tainted: bool = False
@@ -177,6 +178,12 @@ class Baseline:
         """Feed one closed window [start, end) (``problem``: the operation was in a
         problem status); the hour is closed with the window that ends it."""
         hour = start - start % 3600
+        if self.hour_start is None and start != hour:
+            # History began within this hour: a part of an hour is not its rate (an
+            # office sync's last 23 minutes taught as its 17:00 hour made the next day's
+            # 17:00 a flood). The hour counts from the next one.
+            self._learn_calls(start, end, calls, errors, problem)
+            return
         if self.hour_start is None:
             self.hour_start = hour
         elif hour != self.hour_start:  # A window that did not end its hour (restart, gap).
@@ -186,16 +193,20 @@ class Baseline:
         self.hour_calls += calls
         self.hour_errors += errors
         self.hour_tainted = self.hour_tainted or problem
+        self._learn_calls(start, end, calls, errors, problem)
+        if end % 3600 == 0:
+            self._close_hour(calendar)
+            self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
+            self.hour_errors = 0
+
+    def _learn_calls(self, start: int, end: int, calls: int, errors: int, problem: bool) -> None:
+        """The error ratio and the runs, from every window."""
         if not problem and calls:
             decay = 0.5 ** (calls / ERROR_HALF_LIFE_CALLS)
             self.error_calls = self.error_calls * decay + calls
             self.error_errors = self.error_errors * decay + errors
         if calls:
             self._learn_cadence(start, end)
-        if end % 3600 == 0:
-            self._close_hour(calendar)
-            self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
-            self.hour_errors = 0
 
     def _close_hour(self, calendar: Calendar) -> None:
         assert self.hour_start is not None
@@ -297,14 +308,21 @@ class Baseline:
         variance over their mean, against a steady rate over that hour (1 for Poisson,
         ~60 for a batch of 200 calls in three minutes). A level shift between hours does
         not count, only clumping within the hour; each hour moves the estimate at most
-        by a factor of four, so one odd hour cannot rewrite it."""
+        by a factor of four, so one odd hour cannot rewrite it. The first hour is the
+        estimate: Poisson is only a prior, and a nightly job's first run capped at four
+        would be judged as steady traffic on its second night (a silence before a run
+        that comes late, then its batch a flood)."""
         total = sum(minute_counts)
         if total < 10:
             return
         mean = total / len(minute_counts)
         ratio = sum((x - mean) ** 2 for x in minute_counts) / mean / len(minute_counts)
-        step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
-        self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
+        self.burst_hours += 1
+        if self.burst_hours == 1:
+            self.dispersion = max(ratio, 1.0)
+        else:
+            step = 0.5 * (math.log(max(ratio, 1.0)) - math.log(self.dispersion))
+            self.dispersion = math.exp(math.log(self.dispersion) + max(-LN4, min(LN4, step)))
         clumping = max(ratio - 1.0, 0.0) / mean
         old = clumping if self.clumping is None else self.clumping
         self.clumping = old + 0.5 * (clumping - old)
@@ -354,6 +372,13 @@ class Baseline:
                 self.period, self.jitter = cadence(self.run_gaps, self.run_spans)
             self.last_run = start
         self.last_call_end = end
+
+    def placed(self, days: int) -> bool:
+        """Whether an hour bucket seen on ``days`` days says when this operation's calls
+        come: one day does for steady traffic, not for batches (nor before an hour has
+        shown how bursty it is): a nightly run seen once, 20 minutes later the next
+        night, is neither a silence before it nor a flood in it."""
+        return days >= 2 or (days == 1 and self.burst_hours > 0 and not self.machine)
 
     @property
     def machine(self) -> bool:
@@ -468,6 +493,7 @@ class Baseline:
             data["seen"] = [
                 list(stored.counts(row, "seen", HOURS)) for row in _rows(data["seen"], "seen")
             ]
+        data.setdefault("burst_hours", 1)  # Stored before it was counted: learned.
         baseline = cls(**data)
         for row in baseline.hourly:
             stored.numbers(row, "hourly", HOURS)
@@ -482,6 +508,7 @@ class Baseline:
         stored.numbers(baseline.wobble, "wobble", 2, -math.inf)
         stored.numbers(baseline.sustained, "sustained", 3, -math.inf)
         stored.count(baseline.hour_errors, "hour_errors")
+        stored.count(baseline.burst_hours, "burst_hours")
         stored.counts(baseline.last_hour, "last_hour", 4)
         stored.counts(baseline.today, "today", 3)
         stored.numbers(baseline.within_day, "within_day", 2, -math.inf)

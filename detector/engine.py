@@ -297,7 +297,7 @@ class Engine:
                 st.volume["observed"],
                 st.volume["expected"],
             )
-        if st.known >= self.quarter and not st.baseline.machine:
+        if st.known >= self.quarter and not st.baseline.machine and st.baseline.placed(days):
             return rules.resend_loop(
                 15,
                 int(st.quarter_sums[0]),
@@ -343,7 +343,7 @@ class Engine:
         if baseline.period and baseline.last_run is not None:
             gap = end - baseline.last_run
             return rules.missed_runs(gap, baseline.period, baseline.jitter, self.window)
-        if not days or st.silent_effective < SILENCE_FLOOR:
+        if not baseline.placed(days) or st.silent_effective < SILENCE_FLOOR:
             return None
         per_day = st.baseline.calls_per_day(start, self.calendar)
         threshold = rules.silence_threshold(per_day, days, rule)

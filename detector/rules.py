@@ -289,7 +289,9 @@ def hourly_volume(
     ``z_threshold`` spreads below zero, at most 60% of normal, and the last hour still
     below 80%, so a single low hour is not a drop but eight hours at 0.4x are within
     three. A flood: the hour is beyond both its recent biggest surge (three times) and
-    three times the expectation (ten at most), and Poisson-significant."""
+    three times the expectation (ten at most), and Poisson-significant, judged once the
+    hour has been seen on two days (one day's hour is a single sample of a level that
+    wobbles by a third, and a form's first campaign comes on top)."""
     if expected < MIN_HOUR_EXPECTED or days < 1:
         return None
     last = residuals[-1][1]
@@ -309,8 +311,10 @@ def hourly_volume(
                 )
         return None
     floods_at = min(FLOOD_CEILING, max(FLOOD_FLOOR, 3 * math.exp(peak)))
-    if last >= math.log(floods_at) and poisson_upper_log_p(calls, floods_at / 2 * expected) <= (
-        math.log(rule.p_value)
+    if (
+        days >= 2
+        and last >= math.log(floods_at)
+        and poisson_upper_log_p(calls, floods_at / 2 * expected) <= (math.log(rule.p_value))
     ):
         return _volume_finding(60, calls, expected, last, "flood", when)
     return None

@@ -117,6 +117,24 @@ def test_cadence_recognises_a_jittered_sync_and_not_a_trickle_or_a_shop() -> Non
     assert cadence(gaps[:5], [120] * 5) == (0, 0)  # Too few runs to tell.
 
 
+def test_the_first_hour_is_the_burstiness_estimate_and_later_ones_move_it_at_most_4x() -> None:
+    batch = [100, 100] + [0] * 58  # A nightly run: 200 calls in two minutes.
+    baseline = Baseline()
+    assert not baseline.placed(1)  # Not known yet how bursty it is.
+    baseline.learn_burstiness(batch)
+    assert baseline.dispersion > 50  # Not capped at four times the Poisson prior.
+    assert baseline.machine
+    assert not baseline.placed(1)  # One night's bucket does not say when it runs.
+    assert baseline.placed(2)
+    before = baseline.dispersion
+    baseline.learn_burstiness([5] * 60)  # A steady hour.
+    assert math.isclose(baseline.dispersion, before / 4)
+    steady = Baseline()
+    steady.learn_burstiness([5] * 60)
+    assert steady.dispersion == 1.0
+    assert steady.placed(1)
+
+
 def test_runs_are_learned_from_calls_after_a_quiet_spell() -> None:
     baseline = Baseline()
     for run in range(14):
