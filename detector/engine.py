@@ -297,7 +297,7 @@ class Engine:
                 st.volume["observed"],
                 st.volume["expected"],
             )
-        if st.known >= self.quarter and not st.baseline.machine and st.baseline.placed(days):
+        if st.known >= self.quarter and not st.baseline.machine:
             return rules.resend_loop(
                 15,
                 int(st.quarter_sums[0]),

@@ -398,8 +398,9 @@ def resend_loop(
     minutes: int, n: int, high: float, dispersion: float, days: int, rule: Rule, when: Moment
 ) -> Finding | None:
     """Ten times the high estimate within minutes (a resend loop), judged fast, without
-    waiting for the hour: beyond any campaign, and Poisson-significant in bursts."""
-    if days < 1 or n < FLOOD_CEILING * high + 10:
+    waiting for the hour: beyond any campaign, and Poisson-significant in bursts; judged
+    once the hour has been seen on two days, as ``hourly_volume``'s floods."""
+    if days < 2 or n < FLOOD_CEILING * high + 10:
         return None
     log_p = math.log(rule.p_value) * (1 + 1.5 / days)
     if poisson_upper_log_p(n / dispersion, max(high, 0.1) / dispersion) > log_p:

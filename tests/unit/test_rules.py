@@ -67,6 +67,11 @@ def test_a_steady_operation_floods_at_three_times() -> None:
     found = rules.hourly_volume(hours(math.log(3.5)), DOWN, 0.0, 350, 100, 14, DEFAULT_RULE, WHEN)
     assert found is not None
     assert found.observed["volume"] == "flood"
+    # An hour seen on one day only is a single sample: a form's first campaign is not a flood.
+    assert (
+        rules.hourly_volume(hours(math.log(3.5)), DOWN, 0.0, 350, 100, 1, DEFAULT_RULE, WHEN)
+        is None
+    )
 
 
 def test_quiet_hours_and_unknown_baselines_are_not_judged() -> None:
@@ -111,6 +116,7 @@ def test_resend_loop_needs_ten_times_and_significance() -> None:
     assert found is not None
     assert found.observed["volume"] == "flood"
     assert rules.resend_loop(15, 400, 10.0, 1.0, 0, DEFAULT_RULE, WHEN) is None
+    assert rules.resend_loop(15, 400, 10.0, 1.0, 1, DEFAULT_RULE, WHEN) is None  # One day.
 
 
 def test_error_spike_needs_both_surprise_and_effect() -> None:
