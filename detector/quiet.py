@@ -187,7 +187,7 @@ def quiet_windows(
         if (
             not machine
             and now_known >= quarter
-            and days >= 1
+            and days >= 2
             and not int(quarter_n) < rules.FLOOD_CEILING * quarter_high + 10
         ):
             break  # A possible resend loop (``rules.resend_loop``).
