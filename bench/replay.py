@@ -4,12 +4,15 @@ file costs, measured in the same run (not a timed test):
     .venv/bin/python bench/replay.py                  # the plain suite: 12 operations
     .venv/bin/python bench/replay.py --realistic      # the realistic one: 15 operations
     .venv/bin/python bench/replay.py --file events.jsonl
+    .venv/bin/python bench/replay.py --against /tmp/old   # also an older checkout's
 
 It writes the suite with `detector simulate --to-file --suite` (unless ``--file``),
 then times, best of ``--runs``: the command a user runs (`detector replay FILE -o
 /dev/null`, start-up included), and as a reference the same file read line by line
-and decoded with orjson (the least any replay must do). The target (issue 9) is under
-3 s for the replay on this 2-core machine.
+and decoded with orjson (the least any replay must do); with ``--against``, the same
+command run from another checkout (``git worktree add /tmp/old <commit>``), the runs
+alternating so that both see the same load. The target (issue 9) is under 3 s for the
+replay on this 2-core machine.
 """
 
 from __future__ import annotations
@@ -43,12 +46,13 @@ def read_and_decode(path: Path) -> tuple[float, float, int]:
     return time.perf_counter() - began, time.process_time() - cpu, lines
 
 
-def replay(path: Path) -> tuple[float, float, str]:
-    """Wall and CPU seconds of the command (CPU: steadier on a shared machine)."""
+def replay(path: Path, checkout: Path | None = None) -> tuple[float, float, str]:
+    """Wall and CPU seconds of the command (CPU: steadier on a shared machine), run from
+    ``checkout`` (default: this one)."""
     command = [sys.executable, "-m", "agents.cli", "replay", str(path), "-o", "/dev/null"]
     cpu = _children_cpu()
     began = time.perf_counter()
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=checkout)
     wall = time.perf_counter() - began
     return wall, _children_cpu() - cpu, done.stderr.strip().splitlines()[-1]
 
@@ -64,20 +68,27 @@ def main() -> None:
     parser.add_argument("--realistic", action="store_true", help="the realistic suite")
     parser.add_argument("--days", type=int, default=35)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="also time the command of this checkout")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.file or Path(tmp) / "suite.jsonl"
         if args.file is None:
             simulate(path, args.realistic, args.days)
         reads = [read_and_decode(path) for _ in range(args.runs)]
-        replays = [replay(path) for _ in range(args.runs)]
+        replays, others = [], []
+        for _ in range(args.runs):
+            replays.append(replay(path))
+            if args.against is not None:
+                others.append(replay(path, args.against))
     read_wall, read_cpu = min(r[0] for r in reads), min(r[1] for r in reads)
-    wall, cpu = min(r[0] for r in replays), min(r[1] for r in replays)
     print(f"file: {reads[0][2]:,} lines ({path.name}); best of {args.runs} runs, wall and CPU")
     print(f"{'read + orjson.loads per line':<34} {read_wall:6.2f} s {read_cpu:6.2f} s CPU")
-    print(f"{'detector replay (whole command)':<34} {wall:6.2f} s {cpu:6.2f} s CPU"
-          f"  ({wall / read_wall:.0f}x the reference)")  # fmt: skip
-    print(f"  {replays[0][2]}")
+    for name, runs in (("detector replay (whole command)", replays), (str(args.against), others)):
+        if runs:
+            wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+            print(f"{name[-34:]:<34} {wall:6.2f} s {cpu:6.2f} s CPU"
+                  f"  ({wall / read_wall:.0f}x the reference)")  # fmt: skip
+            print(f"  {runs[0][2]}")
 
 
 if __name__ == "__main__":
