@@ -38,7 +38,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
 from mode import Service
 
-from agents import oplog, sending
+from agents import fetch, oplog, sending
 from agents.deadletter import dead_letter, kafka_source
 from agents.fetch import Chunk
 from agents.sending import Message
@@ -193,8 +193,10 @@ class BatchIngest(Service):
         self._partitions = list(range(settings.partitions))
         self.producer = self._new_producer()
         await self.producer.start()
+        fetch.install()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.broker,
+            value_deserializer=fetch.ROWS,  # getmany returns plain rows, for columns.
             group_id=self.group,
             enable_auto_commit=False,
             isolation_level="read_committed",
