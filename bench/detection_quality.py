@@ -64,6 +64,18 @@ FAMILIES = [
             QUIET, day_shared=0.15, day_own=0.12, hour_shared=0.2, hour_own=0.25, minute_shape=3.0
         ),
     ),
+    Family(
+        "integrations",  # The same wobble, partly shared within an integration.
+        dataclasses.replace(
+            QUIET,
+            day_shared=0.15,
+            day_own=0.12,
+            hour_shared=0.2,
+            hour_integration=0.15,
+            hour_own=0.2,
+            minute_shape=3.0,
+        ),
+    ),
     Family("campaigns", dataclasses.replace(QUIET, campaigns=True)),
     Family("holidays", dataclasses.replace(QUIET, holidays=HOLIDAYS)),
     Family("holidays-listed", dataclasses.replace(QUIET, holidays=HOLIDAYS), listed_holidays=True),

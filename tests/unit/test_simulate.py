@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from detector.events import OperationCall
@@ -21,6 +22,7 @@ from detector.simulate import (
     Profile,
     Realism,
     generate,
+    minute_rates,
 )
 from tests.unit.detection_helpers import DAY, MONDAY
 
@@ -142,6 +144,24 @@ def test_campaigns_reach_forms_only() -> None:
         plain = tally(list(generate([profile], [], MONDAY, week, seed=5)))[0]
         real = tally(list(generate([profile], [], MONDAY, week, seed=5, realism=only)))[0]
         assert (real > 1.05 * plain) == (profile.operation in FORMS)
+
+
+def test_the_operations_of_one_integration_share_their_hourly_wobble() -> None:
+    """Subscribe and Registration (website) move together hour by hour; AuthCode (app)
+    moves on its own."""
+    only = dataclasses.replace(PLAIN, hour_integration=0.3)
+    by_name = {p.operation: p for p in PROFILES}
+
+    def wobble(operation: str) -> npt.NDArray[np.float64]:
+        profile = by_name[operation]
+        real, _ = minute_rates(profile, MONDAY, 3, 0, only)
+        plain, _ = minute_rates(profile, MONDAY, 3, 0, PLAIN)
+        return np.log(real[::60] / plain[::60])
+
+    subscribe = wobble("Website.Subscribe")
+    assert np.allclose(subscribe, wobble("Website.Registration"))
+    assert 0.15 < float(np.std(subscribe)) < 0.5
+    assert not np.allclose(subscribe, wobble("Mobile.AuthCode"), atol=0.05)
 
 
 async def test_the_live_simulator_publishes_its_history_in_time_order(
