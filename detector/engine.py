@@ -43,6 +43,10 @@ RESUMED_SHARE = 0.5
 WARMUP_SECONDS = 2 * 3600
 WARMUP_CALLS = 30
 DORMANT_SECONDS = 7 * 86400  # Longer than any normal gap: weekends, holidays, weekly runs.
+# A flood must beat three times the operation's biggest recent surge; in its first week
+# its surges (a form's 2-4x campaigns) are not known yet, so a flood must be ten times.
+SURGES_KNOWN = 7 * 86400
+YOUNG_PEAK = math.log(rules.FLOOD_CEILING / 3)
 # How fast an operation's normal share of looped calls follows its windows: within its
 # learning, and after it (about a day; a problem status does not stop it, so a
 # producer's new placeholder id is normal within two days).
@@ -457,10 +461,13 @@ class Engine:
             kind, _ = baseline.kind(hour_start, self.calendar)
             days = baseline.seen[kind][hour] - 1
             judged = [*baseline.residuals, [hour_start, residual, variance]]
+            peak = baseline.peak
+            if hour_start - st.first_boundary < SURGES_KNOWN:
+                peak = max(peak, YOUNG_PEAK)
             finding = rules.hourly_volume(
                 judged,
                 baseline.down,
-                baseline.peak,
+                peak,
                 int(calls),
                 scaled,
                 days,
