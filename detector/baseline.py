@@ -50,6 +50,10 @@ BATCHED = 4.0  # Burstier than this (variance over mean of minute counts): batch
 # minute to minute: 0.36) is burstier than Poisson in proportion to its rate, batches
 # are clumped (200 calls in 3 minutes every 20: 5.6).
 CLUMPED = 2.0
+SIBLING_DECAY = 0.995  # Per hour: the siblings' regression is learned over ~200 hours.
+# Until then it is shrunk towards 0 (no share): as if a day of hours had seen siblings
+# move by 20% while the operation stayed put.
+SIBLING_PRIOR = 24 * 0.04
 # Log likelihood ratio beyond which a weekday follows the weekend profile: odds of 100 to
 # 1 against the ~1 in 30 weekdays that are holidays (docs/detection.md, "Shared shifts").
 HOLIDAY_EVIDENCE = math.log(100)
@@ -167,6 +171,10 @@ class Baseline:
     run_spans: list[int] = field(default_factory=list)  # How long those runs lasted.
     last_run: int | None = None
     last_call_end: int | None = None
+    # The regression of an hour's shift beyond the business-wide factor on the shift of
+    # the other operations of its integration: [sum of x*y, sum of x*x], decaying
+    # (``sibling_beta``, ``shared.sibling_shifts``).
+    sibling: list[float] = field(default_factory=lambda: [0.0, 0.0])
     period: int = 0  # Learned from ``run_gaps``: 0 = not periodic.
     jitter: int = 0
 
@@ -380,6 +388,20 @@ class Baseline:
         night, is neither a silence before it nor a flood in it."""
         return days >= 2 or (days == 1 and self.burst_hours > 0 and not self.machine)
 
+    def learn_sibling(self, x: float, y: float) -> None:
+        """Learn one untainted hour: the siblings' shift ``x``, this operation's ``y``."""
+        xy, xx = self.sibling
+        self.sibling = [xy * SIBLING_DECAY + x * y, xx * SIBLING_DECAY + x * x]
+
+    @property
+    def sibling_beta(self) -> float:
+        """How much of its siblings' shift the operation shares (a least-squares slope
+        between 0 and 1, shrunk towards 0 while few hours taught it): the operations of
+        one integration share a backend, a client or a page and move together beyond
+        the business, each by its own share."""
+        xy, xx = self.sibling
+        return max(0.0, min(1.0, xy / (xx + SIBLING_PRIOR)))
+
     @property
     def machine(self) -> bool:
         """A scheduled job or a batched producer: it runs on its own clock, not the
@@ -507,6 +529,7 @@ class Baseline:
         stored.number(baseline.offset, "offset", -math.inf)
         stored.numbers(baseline.wobble, "wobble", 2, -math.inf)
         stored.numbers(baseline.sustained, "sustained", 3, -math.inf)
+        stored.numbers(baseline.sibling, "sibling", 2, -math.inf)
         stored.count(baseline.hour_errors, "hour_errors")
         stored.count(baseline.burst_hours, "burst_hours")
         stored.counts(baseline.last_hour, "last_hour", 4)

@@ -17,7 +17,7 @@ file is unknown.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -35,7 +35,7 @@ from detector.lifecycle import batch as lifecycle_batch
 from detector.lifecycle.tracker import Lifecycle, Policy
 from detector.opconfig import DetectionConfig
 from detector.repeats import Memory
-from detector.shared import hour_factors, weekend_evidence
+from detector.shared import hour_factors, sibling_shifts, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.windows import Batch, WindowCounts, aggregate, closed_until
@@ -315,7 +315,8 @@ class _Run:
 
 def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> None:
     """Once every operation passed an hour's end: judge their hours against the
-    business-wide factor of each (``detector.shared``), as the live evaluator does."""
+    business-wide factor of each (``detector.shared``), shifted by the operation's
+    learned share of its integration siblings' shift, as the live evaluator does."""
     waiting = {op: st for op, st in states.items() if st is not None and st.baseline.pending}
     if not waiting:
         return
@@ -328,8 +329,39 @@ def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> N
     for state in states.values():
         if state is not None:
             state.baseline.holiday = list(holiday)
+    shifts = sibling_shifts(
+        (
+            (op, st.integration, st.baseline.pending)
+            for op, st in waiting.items()
+            if not st.baseline.machine
+        ),
+        factors,
+    )
     for operation, state in waiting.items():
-        engine.settle(state, operation, factors.get)
+        own = shifts.get(operation)
+        if not own:
+            engine.settle(state, operation, factors.get)
+            continue
+        beta = state.baseline.sibling_beta  # As learned before these hours.
+        for x, y, learn in own.values():
+            if learn:
+                state.baseline.learn_sibling(x, y)
+        engine.settle(state, operation, _shifted(factors, own, beta))
+
+
+def _shifted(
+    factors: dict[int, float], own: dict[int, tuple[float, float, bool]], beta: float
+) -> Callable[[int], float | None]:
+    """An operation's factor of each hour: the business-wide one, plus ``beta`` of its
+    siblings' shift where it has siblings that hour (None: the hour is not known yet)."""
+
+    def factor_of(hour: int) -> float | None:
+        base = factors.get(hour)
+        if base is None or hour not in own:
+            return base
+        return base + beta * own[hour][0]
+
+    return factor_of
 
 
 def weigh_holiday(voters: list[Baseline], hours: list[int], calendar: Calendar) -> list[float]:

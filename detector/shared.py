@@ -51,6 +51,48 @@ def _weighted_median(votes: list[tuple[float, float]]) -> float:
     return ordered[-1][0]
 
 
+SHIFT_CLIP = 0.5  # Siblings' incidents move an operation's factor at most this far.
+TEACHING = 20.0  # Hours expecting fewer calls are too noisy to teach the siblings' share.
+
+
+def sibling_shifts(
+    entries: Iterable[tuple[str, str | None, list[list[float]]]], factors: dict[int, float]
+) -> dict[str, dict[int, tuple[float, float, bool]]]:
+    """From (operation, integration, ``Baseline.pending``) of the operations judged by
+    volume and the business-wide ``factors`` of their hours: per operation and hour,
+    (x, y, teaches): x is the shift beyond the business-wide factor of the other
+    operations of its integration (their log ratios' mean weighted as the factor's
+    votes, over those untainted and expecting ``MIN_EXPECTED`` calls or more; clipped
+    at ``SHIFT_CLIP``, so a sibling's incident moves it little), y the operation's own
+    shift, and whether the hour may teach the regression of y on x
+    (``Baseline.sibling_beta``). A mean of its siblings, not a
+    median including itself: an operation that is its integration's median would read
+    its own hours as normal and learn a spread too narrow (measured: most of the false
+    drops of a per-integration median were single ordinary hours)."""
+    devs: dict[tuple[str, int], list[tuple[str, float, float]]] = {}
+    own: dict[tuple[str, int], tuple[str, float, bool]] = {}
+    for op, integration, pending in entries:
+        if integration is None:
+            continue
+        for entry in pending:
+            hour = int(entry[0])
+            if hour not in factors or entry[2] < MIN_EXPECTED:
+                continue
+            d = math.log((entry[1] + 0.5) / (entry[2] + 0.5)) - factors[hour]
+            own[(op, hour)] = (integration, d, not entry[3] and entry[2] >= TEACHING)
+            if not entry[3]:
+                devs.setdefault((integration, hour), []).append((op, d, min(entry[2], MAX_WEIGHT)))
+    result: dict[str, dict[int, tuple[float, float, bool]]] = {}
+    for (op, hour), (integration, d, learn) in own.items():
+        others = [(v, w) for o, v, w in devs.get((integration, hour), []) if o != op]
+        if not others:
+            continue
+        x = sum(v * w for v, w in others) / sum(w for _, w in others)
+        x = max(-SHIFT_CLIP, min(SHIFT_CLIP, x))
+        result.setdefault(op, {})[hour] = (x, d, learn)
+    return result
+
+
 Vote = tuple[float, float, float, float, float, float, float]
 
 

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.shared import CLIP, LIMIT, activity_factor, hour_factors, weekend_evidence
+from detector.baseline import Baseline, Calendar
+from detector.engine import Engine
+from detector.replay import settle_all
+from detector.shared import (
+    CLIP,
+    LIMIT,
+    SHIFT_CLIP,
+    activity_factor,
+    hour_factors,
+    sibling_shifts,
+    weekend_evidence,
+)
+from detector.state import OperationState
 
 
 def test_a_quiet_day_moves_everything_together() -> None:
@@ -121,3 +137,102 @@ def test_no_operation_fits_a_profile_better_than_perfectly() -> None:
     above = evidence([*holiday, at(webhook, 130)]) - evidence(holiday)
     assert perfect < 0
     assert math.isclose(above, perfect, rel_tol=0.05)  # Beyond its weekday level: no more.
+
+
+def test_an_operations_siblings_shift_is_theirs_beyond_the_business() -> None:
+    """The website runs 20% below the business (factor 0.9 an hour): each form's
+    siblings' shift is theirs, not its own; an operation alone in its integration, a
+    tainted sibling, a rare one and one without an integration give no shift."""
+    factors = {0: math.log(0.9)}
+    entries = [
+        ("Subscribe", "website", [[0, 72.0, 100.0, 0.0]]),
+        ("Order", "website", [[0, 36.0, 50.0, 0.0]]),
+        ("Feedback", "website", [[0, 5.0, 10.0, 0.0]]),
+        ("Registration", "website", [[0, 0.0, 80.0, 1.0]]),  # Tainted: its own incident.
+        ("Unsubscribe", "website", [[0, 0.0, 2.0, 0.0]]),  # Too rare to say.
+        ("Login", "app", [[0, 100.0, 100.0, 0.0]]),
+        ("Loose", None, [[0, 50.0, 100.0, 0.0]]),
+    ]
+    shifts = sibling_shifts(entries, factors)
+    assert set(shifts) == {"Subscribe", "Order", "Feedback", "Registration"}
+    x, y, teaches = shifts["Subscribe"][0]
+    order, feedback = (math.log((c + 0.5) / (e + 0.5) / 0.9) for c, e in ((36, 50), (5, 10)))
+    assert math.isclose(x, (50 * order + 10 * feedback) / 60)  # Weighted as their votes.
+    assert math.isclose(math.exp(y), 0.8, rel_tol=0.02)
+    assert teaches
+    assert not shifts["Registration"][0][2]  # A tainted hour teaches nothing ...
+    assert not shifts["Feedback"][0][2]  # ... nor one expecting few calls.
+    assert shifts["Registration"][0][0] < 0  # But it is judged with its siblings' shift.
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 1e5), st.floats(0, 1e5)),
+        max_size=12,
+    )
+)
+def test_a_shift_is_clipped_and_between_the_siblings(
+    hours: list[tuple[str, float, float]],
+) -> None:
+    entries = [(f"op{i}", name, [[0, c, e, 0.0]]) for i, (name, c, e) in enumerate(hours)]
+    shifts = sibling_shifts(entries, {0: 0.0})
+    for i, (name, _, _) in enumerate(hours):
+        if f"op{i}" not in shifts:
+            continue
+        others = [
+            math.log((c + 0.5) / (e + 0.5))
+            for j, (n, c, e) in enumerate(hours)
+            if j != i and n == name and e >= 5
+        ]
+        x = shifts[f"op{i}"][0][0]
+        assert abs(x) <= SHIFT_CLIP
+        low, high = (max(-SHIFT_CLIP, min(SHIFT_CLIP, v)) for v in (min(others), max(others)))
+        assert low - 1e-9 <= x <= high + 1e-9
+
+
+def test_an_operation_learns_its_share_of_its_siblings_shift() -> None:
+    rng = np.random.default_rng(5)
+    shares, loner = Baseline(), Baseline()
+    assert shares.sibling_beta == 0.0  # Nothing learned: judged as the business.
+    for _ in range(400):
+        x = float(rng.normal(0.0, 0.15))
+        shares.learn_sibling(x, 0.6 * x + float(rng.normal(0.0, 0.2)))
+        loner.learn_sibling(x, float(rng.normal(0.0, 0.2)))
+    assert 0.45 < shares.sibling_beta < 0.75
+    assert loner.sibling_beta < 0.15
+    assert Baseline.from_dict(shares.to_dict()).sibling == shares.sibling
+
+
+def test_replay_settles_each_operation_with_its_share_of_its_siblings_shift() -> None:
+    """The website below the business: a form that learned to share half of its
+    siblings' shift is judged against the business factor shifted by half of theirs;
+    an operation alone in its integration against the business factor."""
+    given_factors: dict[str, float | None] = {}
+
+    class Recorder:
+        calendar = Calendar(ZoneInfo("UTC"))
+
+        def settle(
+            self, _st: OperationState, operation: str, factor_of: Callable[[int], float | None]
+        ) -> None:
+            given_factors[operation] = factor_of(0)
+
+    hours = {
+        "Subscribe": ("website", 60.0, 100.0),
+        "Order": ("website", 40.0, 50.0),
+        "Login": ("app", 100.0, 100.0),
+        "AuthCode": ("crm", 100.0, 100.0),
+        "Mail": ("email", 100.0, 100.0),
+    }
+    states = {
+        op: OperationState(
+            name, 0, 0, Baseline(pending=[[0, calls, expected, 0.0]], sibling=[0.5, 1 - 0.96])
+        )
+        for op, (name, calls, expected) in hours.items()
+    }
+    settle_all(cast(Engine, Recorder()), states)
+    business = activity_factor([(c, e) for _, c, e in hours.values()])
+    assert business == 0.0  # The median: three operations at their normal.
+    shift = math.log(40.5 / 50.5)  # Order's, Subscribe's sibling.
+    assert math.isclose(given_factors["Subscribe"] or 0.0, 0.5 * shift, rel_tol=1e-6)
+    assert given_factors["Mail"] == 0.0
