@@ -35,6 +35,10 @@ class DecodeError(DetectorError):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type[DecodeError], tuple[str, str]]:
+        """Picklable (a replay's reader process sends its invalid lines' errors)."""
+        return DecodeError, (self.reason, self.detail)
+
 
 class NotificationError(DetectorError):
     """Sending a notification failed; ``retryable`` says whether trying again can help."""

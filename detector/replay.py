@@ -38,7 +38,7 @@ from detector.repeats import Memory
 from detector.shared import hour_factors, sibling_shifts, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
-from detector.windows import Batch, WindowCounts, aggregate, closed_until
+from detector.windows import Batch, Sums, WindowCounts, closed_until, sums
 
 BLOCK = 1 << 15  # Lines decoded together: big enough for numpy, small enough for memory.
 
@@ -106,8 +106,110 @@ def replay(
     yield from run.finish()
 
 
+@dataclass
+class Seen:
+    """The rows the lifecycles must see (``lifecycle.batch.kept``), in order, in columns:
+    most are successes not followed, whose ``lifecycle.batch.row`` is their time."""
+
+    ops: list[int]  # Index into ``Block.names``.
+    times: list[float]
+    starts: list[int]  # Their window's start.
+    late: list[bool]
+    before: list[int]  # The boundary judged before the row.
+    others: dict[int, lifecycle_batch.Row]  # By position: the rows but plain successes.
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def part(
+        self, a: int, b: int | None = None
+    ) -> Iterator[tuple[int, float, int, bool, int, lifecycle_batch.Row | None]]:
+        """The rows from ``a`` to ``b``: (op, time, start, late, before, row or None)."""
+        b = len(self.ops) if b is None else b
+        others = self.others
+        for k in range(a, b):
+            yield (
+                self.ops[k],
+                self.times[k],
+                self.starts[k],
+                self.late[k],
+                self.before[k],
+                others.get(k),
+            )
+
+
+@dataclass
+class Block:
+    """A decoded block counted as far as it can be without the detection state
+    (``Counting.count``), in flat lists: another process can prepare the next block
+    while the engine judges this one, and send it cheaply."""
+
+    names: list[str]  # The operations of the block's valid lines, in order of appearance.
+    integrations: dict[str, str | None]
+    rows: int  # Valid lines.
+    sums: Sums  # The counted (not late) rows, per (operation, window).
+    seen: Seen  # The rows the lifecycles must see.
+    boundaries: list[int]  # The new boundaries the block reaches, in order.
+    ends: list[int]  # Per boundary: how many of ``seen`` come before it.
+    events: int
+    calls: int
+    newest: float
+    judged: int  # The boundary reached at its end.
+
+
+class Counting:
+    """The counting side of one replay: decoded blocks, in file order, into ``Block``s.
+    It needs only the event times read so far and the ids recently sent, not the
+    detection state."""
+
+    def __init__(self, window_seconds: int = 60, grace: float = 0.0) -> None:
+        self.size = window_seconds
+        self.grace = grace
+        self.newest = 0.0  # The newest event time read.
+        self.judged: int | None = None  # The boundary every operation is advanced to.
+        self.ids = Memory()  # Recent ids per operation, as the worker's ingest keeps them.
+
+    def count(self, decoded: DecodedBatch) -> Block | None:
+        batch, size = decoded.batch, self.size
+        n = len(batch)
+        if not n:
+            return None
+        self.ids.mark(decoded)
+        ts = np.asarray(batch.timestamps, dtype=np.float64)
+        starts = (ts // size).astype(np.int64) * size
+        newest = np.maximum.accumulate(np.maximum(ts, self.newest))
+        # After each event: the boundary up to which windows are closed, and before it.
+        until = ((newest - self.grace) // size).astype(np.int64) * size
+        before = np.empty(n, dtype=np.int64)
+        before[0] = until[0] if self.judged is None else self.judged
+        before[1:] = until[:-1]
+        late = starts < before
+        counted = _counted(decoded, late)
+        rows = sorted(lifecycle_batch.kept(decoded, size))
+        ops, followed, errors = batch.ops, decoded.followed, batch.errors
+        seen = Seen(
+            [ops[i] for i in rows],
+            ts[rows].tolist(),
+            starts[rows].tolist(),
+            late[rows].tolist(),
+            before[rows].tolist(),
+            {
+                k: lifecycle_batch.row(decoded, i)
+                for k, i in enumerate(rows)
+                if i in followed or errors[i]
+            },
+        )
+        points = np.flatnonzero(until > before)
+        ends = np.searchsorted(np.asarray(rows, dtype=np.int64), points).tolist()
+        self.newest, self.judged = float(newest[-1]), int(until[-1])
+        return Block(list(batch.names), batch.integrations, n, sums(counted, size), seen,
+                     until[points].tolist(), ends, len(counted), sum(counted.calls),
+                     self.newest, self.judged)  # fmt: skip
+
+
 class Replay:
-    """One replay, fed decoded blocks of lines in file order."""
+    """One replay, fed decoded blocks of lines in file order (``feed``), or blocks
+    counted already, perhaps in another process (``apply``)."""
 
     def __init__(
         self,
@@ -118,97 +220,80 @@ class Replay:
     ) -> None:
         self.run = _Run(Engine(config, window_seconds))
         self.size = window_seconds
-        self.grace = grace
+        self.counting = Counting(window_seconds, grace)
         self.stats = stats if stats is not None else ReplayStats()
         self.judged: int | None = None  # The boundary every operation has been advanced to.
-        self.ids = Memory()  # Recent ids per operation, as the worker's ingest keeps them.
 
     def feed(self, decoded: DecodedBatch) -> Iterator[StatusChange]:
-        batch, run, stats, size = decoded.batch, self.run, self.stats, self.size
-        n = len(batch)
-        if not n:
-            return
-        self.ids.mark(decoded)
-        ts = np.asarray(batch.timestamps, dtype=np.float64)
-        starts = (ts // size).astype(np.int64) * size
-        newest = np.maximum.accumulate(np.maximum(ts, stats.newest))
-        # After each event: the boundary up to which windows are closed, and before it.
-        until = ((newest - self.grace) // size).astype(np.int64) * size
-        before = np.empty(n, dtype=np.int64)
-        before[0] = until[0] if self.judged is None else self.judged
-        before[1:] = until[:-1]
-        late = starts < before
-        for operation in batch.names:
+        block = self.counting.count(decoded)
+        if block is not None:
+            yield from self.apply(block)
+
+    def apply(self, block: Block) -> Iterator[StatusChange]:
+        run, stats = self.run, self.stats
+        for operation in block.names:
             if operation not in run.windows:
                 run.windows[operation], run.states[operation] = {}, None
                 run.lifecycles[operation] = Lifecycle()
                 stats.operations.add(operation)
-        for operation, integration in batch.integrations.items():
+        for operation, integration in block.integrations.items():
             if integration is not None:
                 run.integrations[operation] = integration
-        for operation in batch.names:
+        for operation in block.names:
             run.policy(operation)  # Its rule, with the integration its first block gives.
-        counted = _counted(decoded, late)
-        for operation, windows in aggregate(counted, size).items():
+        for operation, windows in block.sums.windows().items():
             own = run.windows[operation]
             for start in own.keys() & windows.keys():  # A window the last block began.
                 own[start].merge(windows.pop(start))
             own.update(windows)
-        stats.events += len(counted)
-        stats.calls += sum(counted.calls)
-        stats.late += n - len(counted)
-        stats.newest = float(newest[-1])
-        seen = sorted(lifecycle_batch.kept(decoded, size))
-        points = np.flatnonzero(until > before).tolist()
-        ends = np.searchsorted(np.asarray(seen, dtype=np.int64), points).tolist()
+        stats.events += block.events
+        stats.calls += block.calls
+        stats.late += block.rows - block.events
+        stats.newest = block.newest
+        seen, boundaries = block.seen, block.boundaries
         at = 0
         group: list[int] = []  # Boundaries to advance to, in one go (``_Run.steady``).
         horizon: int | None = None
-        for point, end in zip(points, ends, strict=True):
+        for k, (boundary, end) in enumerate(zip(boundaries, block.ends, strict=True)):
             if not group:
                 horizon = run.steady()
-            group.append(int(until[point]))
-            if horizon is None or group[-1] >= horizon or point == points[-1]:
-                self._see(decoded, seen[at:end], starts, late, before)
+            group.append(boundary)
+            if horizon is None or boundary >= horizon or k == len(boundaries) - 1:
+                self._see(block.names, seen.part(at, end))
                 at = end
                 yield from run.advance_all(group)
                 group = []
-        self._see(decoded, seen[at:], starts, late, before)
-        self.judged = int(until[-1])
+        self._see(block.names, seen.part(at))
+        self.judged = block.judged
 
     def _see(
         self,
-        decoded: DecodedBatch,
-        rows: list[int],
-        starts: npt.NDArray[np.int64],
-        late: npt.NDArray[np.bool_],
-        before: npt.NDArray[np.int64],
+        names: list[str],
+        rows: Iterable[tuple[int, float, int, bool, int, lifecycle_batch.Row | None]],
     ) -> None:
         """The lifecycles take in these rows, in order; their followed events count.
 
         A lifecycle takes its snapshots up to a record's window before the record
         changes it (``Lifecycle.close``), so the advances need not close them first:
         only a late record comes after a boundary its own window does not reach."""
-        batch, run = decoded.batch, self.run
-        names, ops, followed = batch.names, batch.ops, decoded.followed
-        for i in rows:
-            operation = names[ops[i]]
+        run = self.run
+        for op, ts, start, late, before, found in rows:
+            operation = names[op]
             life = run.lifecycles[operation]
             if (
-                i not in followed
-                and not batch.errors[i]
+                found is None
                 and life.streak is None
                 and not life.retrying
                 and life.checked is not None
             ):
                 continue  # A success with no run of failures to end: it changes nothing.
-            row = lifecycle_batch.row(decoded, i)
+            row: lifecycle_batch.Row = [ts] if found is None else found
             policy = run.policy(operation)
-            if late[i]:
-                life.close(int(before[i]), policy)
+            if late:
+                life.close(before, policy)
             calls, errors, retries = lifecycle_batch.see(life, row, policy)
-            if (calls or errors or retries) and not late[i]:
-                counts = run.windows[operation].setdefault(int(starts[i]), WindowCounts())
+            if (calls or errors or retries) and not late:
+                counts = run.windows[operation].setdefault(start, WindowCounts())
                 counts.add(calls, errors, retries)
                 if errors:
                     counts.add_codes({row[4] or "unknown": errors})

@@ -218,15 +218,52 @@ class Batch:
         return len(self.ops)
 
 
+@dataclass(slots=True)
+class Sums:
+    """A batch summed per (operation, window), in flat lists (``sums``): cheap to send
+    to another process; ``windows`` makes the ``WindowCounts`` of it."""
+
+    size: int = 60
+    operations: list[str] = field(default_factory=list)  # Their windows in this order.
+    cuts: list[int] = field(default_factory=list)  # Where each operation's windows begin.
+    starts: list[int] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+    errors: list[int] = field(default_factory=list)
+    retries: list[int] = field(default_factory=list)
+    error_codes: list[tuple[str, float, str, int]] = field(default_factory=list)
+    repeats: list[tuple[str, float, int]] = field(default_factory=list)
+
+    def windows(self) -> dict[str, dict[int, WindowCounts]]:
+        size, starts = self.size, self.starts
+        counts = list(map(WindowCounts, self.calls, self.errors, self.retries))
+        ends = [*self.cuts[1:], len(starts)]
+        out = {
+            operation: dict(zip(starts[a:b], counts[a:b], strict=True))
+            for operation, a, b in zip(self.operations, self.cuts, ends, strict=True)
+        }
+        for operation, ts, code, n in self.error_codes:
+            out[operation][window_start(ts, size)].add_codes({code: n})
+        for operation, ts, level in self.repeats:
+            window = out[operation][window_start(ts, size)]
+            window.repeats += 1
+            window.looped += level > 1
+        return out
+
+
 def aggregate(batch: Batch, size: int) -> dict[str, dict[int, WindowCounts]]:
-    """Sum a batch into one ``WindowCounts`` per window start, per operation.
+    """Sum a batch into one ``WindowCounts`` per window start, per operation."""
+    return sums(batch, size).windows()
+
+
+def sums(batch: Batch, size: int) -> Sums:
+    """Sum a batch per (operation, window start).
 
     Records are sorted by (operation, window) and summed per run with ``reduceat``:
     exact int64 sums (``bincount`` sums in float64, which rounds above 2^53). Counts per
     record are bounded by ``Limits.max_count``, so a batch's sums stay far inside int64.
     """
     if not batch:
-        return {}
+        return Sums(size)
     ops = np.asarray(batch.ops, dtype=np.int64)
     slots = (np.asarray(batch.timestamps, dtype=np.float64) // size).astype(np.int64)
     low = int(slots.min())
@@ -235,24 +272,20 @@ def aggregate(batch: Batch, size: int) -> dict[str, dict[int, WindowCounts]]:
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
     runs = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sums = [_sums(col, order, runs) for col in (batch.calls, batch.errors, batch.retries)]
     heads = keys[runs]
     op_of = heads // span
-    starts: list[int] = ((heads % span + low) * size).tolist()
-    counts = list(map(WindowCounts, *sums))
     cuts: list[int] = np.flatnonzero(np.r_[True, op_of[1:] != op_of[:-1]]).tolist()
-    names, first = batch.names, op_of[cuts].tolist()
-    out = {
-        names[op]: dict(zip(starts[a:b], counts[a:b], strict=True))
-        for op, a, b in zip(first, cuts, [*cuts[1:], len(starts)], strict=True)
-    }
-    for operation, ts, code, n in batch.error_codes:
-        out[operation][window_start(ts, size)].add_codes({code: n})
-    for operation, ts, level in batch.repeats:
-        window = out[operation][window_start(ts, size)]
-        window.repeats += 1
-        window.looped += level > 1
-    return out
+    return Sums(
+        size,
+        [batch.names[op] for op in op_of[cuts].tolist()],
+        cuts,
+        ((heads % span + low) * size).tolist(),
+        _sums(batch.calls, order, runs),
+        _sums(batch.errors, order, runs),
+        _sums(batch.retries, order, runs),
+        batch.error_codes,
+        batch.repeats,
+    )
 
 
 def _sums(values: list[int], order: npt.NDArray[np.intp], runs: npt.NDArray[np.intp]) -> list[int]:
