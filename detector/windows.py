@@ -235,6 +235,8 @@ class Sums:
 
     def windows(self) -> dict[str, dict[int, WindowCounts]]:
         size, starts = self.size, self.starts
+        if not starts:
+            return {}
         counts = list(map(WindowCounts, self.calls, self.errors, self.retries))
         ends = [*self.cuts[1:], len(starts)]
         out = {
