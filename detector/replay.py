@@ -121,21 +121,10 @@ class Seen:
     def __len__(self) -> int:
         return len(self.ops)
 
-    def part(
-        self, a: int, b: int | None = None
-    ) -> Iterator[tuple[int, float, int, bool, int, lifecycle_batch.Row | None]]:
-        """The rows from ``a`` to ``b``: (op, time, start, late, before, row or None)."""
-        b = len(self.ops) if b is None else b
-        others = self.others
-        for k in range(a, b):
-            yield (
-                self.ops[k],
-                self.times[k],
-                self.starts[k],
-                self.late[k],
-                self.before[k],
-                others.get(k),
-            )
+    def part(self, a: int, b: int) -> Iterator[tuple[int, int, float, int, bool, int]]:
+        """The rows from ``a`` to ``b``: (position, op, time, start, late, before)."""
+        return zip(range(a, b), self.ops[a:b], self.times[a:b], self.starts[a:b],
+                   self.late[a:b], self.before[a:b], strict=True)  # fmt: skip
 
 
 @dataclass
@@ -251,6 +240,7 @@ class Replay:
         stats.late += block.rows - block.events
         stats.newest = block.newest
         seen, boundaries = block.seen, block.boundaries
+        lives = [(name, run.lifecycles[name]) for name in block.names]
         at = 0
         group: list[int] = []  # Boundaries to advance to, in one go (``_Run.steady``).
         horizon: int | None = None
@@ -259,27 +249,28 @@ class Replay:
                 horizon = run.steady()
             group.append(boundary)
             if horizon is None or boundary >= horizon or k == len(boundaries) - 1:
-                self._see(block.names, seen.part(at, end))
+                self._see(lives, seen, seen.part(at, end))
                 at = end
                 yield from run.advance_all(group)
                 group = []
-        self._see(block.names, seen.part(at))
+        self._see(lives, seen, seen.part(at, len(seen)))
         self.judged = block.judged
 
     def _see(
         self,
-        names: list[str],
-        rows: Iterable[tuple[int, float, int, bool, int, lifecycle_batch.Row | None]],
+        lives: list[tuple[str, Lifecycle]],
+        seen: Seen,
+        rows: Iterable[tuple[int, int, float, int, bool, int]],
     ) -> None:
         """The lifecycles take in these rows, in order; their followed events count.
 
         A lifecycle takes its snapshots up to a record's window before the record
         changes it (``Lifecycle.close``), so the advances need not close them first:
         only a late record comes after a boundary its own window does not reach."""
-        run = self.run
-        for op, ts, start, late, before, found in rows:
-            operation = names[op]
-            life = run.lifecycles[operation]
+        run, others = self.run, seen.others
+        for k, op, ts, start, late, before in rows:
+            operation, life = lives[op]
+            found = others.get(k)
             if (
                 found is None
                 and life.streak is None
