@@ -47,8 +47,8 @@ def read_and_decode(path: Path) -> tuple[float, float, int]:
 
 
 def replay(path: Path, checkout: Path | None = None) -> tuple[float, float, str]:
-    """Wall and CPU seconds of the command (CPU: steadier on a shared machine), run from
-    ``checkout`` (default: this one)."""
+    """Wall and CPU seconds of the command (CPU: steadier on a shared machine; the
+    reader process's included), run from ``checkout`` (default: this one)."""
     command = [sys.executable, "-m", "agents.cli", "replay", str(path), "-o", "/dev/null"]
     cpu = _children_cpu()
     began = time.perf_counter()
