@@ -80,6 +80,22 @@ def replayed(records: list[dict[str, object]]) -> dict[str, StatusChange]:
     return {c.id: c for c in replay(calls, DetectionConfig())}
 
 
+async def published_live(
+    records: list[dict[str, object]],
+    expected: dict[str, StatusChange],
+    start_worker: Callable[..., WorkerProcess],
+    producer: AIOKafkaProducer,
+    worker_env: dict[str, str],
+    kafka: str,
+) -> dict[str, StatusChange]:
+    """The records published, then a worker started: the changes it publishes, once
+    every change replay made for them is among them."""
+    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
+    start_worker()
+    changes = await wait_for(kafka, worker_env["DETECTOR_STATUS_TOPIC"], set(expected))
+    return {c.id: c for c in changes}
+
+
 async def test_live_worker_and_replay_make_the_same_changes(
     start_worker: Callable[..., WorkerProcess],
     producer: AIOKafkaProducer,
@@ -89,10 +105,7 @@ async def test_live_worker_and_replay_make_the_same_changes(
     records, judged_until = history(int(time.time()))
     expected = replayed(records)
     assert any(c.status is Status.MANY_PROBLEMS for c in expected.values())
-    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
-    start_worker()
-    changes = await wait_for(kafka, worker_env["DETECTOR_STATUS_TOPIC"], set(expected))
-    live = {c.id: c for c in changes}
+    live = await published_live(records, expected, start_worker, producer, worker_env, kafka)
     within = {i for i, c in live.items() if c.at.timestamp() <= judged_until}
     assert within == set(expected)
     for change_id, change in expected.items():

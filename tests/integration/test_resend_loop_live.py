@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from detector.status import Status
 from tests.integration.conftest import WorkerProcess
-from tests.integration.test_detection_live import publish, replayed, wait_for
+from tests.integration.test_detection_live import published_live, replayed
 
 pytestmark = pytest.mark.integration
 OPERATION = "Shop.Order"
@@ -59,9 +59,8 @@ async def test_a_resend_loop_becomes_a_status_change_live_as_in_replay(
     expected = replayed(records)
     loops = [c for c in expected.values() if "(a resend loop?)" in c.reason]
     assert Status.MANY_PROBLEMS in {c.status for c in loops}
-    await publish(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
-    start_worker()
-    changes = await wait_for(kafka, worker_env["DETECTOR_STATUS_TOPIC"], set(expected))
+    changes = await published_live(records, expected, start_worker, producer, worker_env, kafka)
     wall = {"detected_at", "log_url"}
-    live = {c.id: c.model_dump(exclude=wall) for c in changes if c.at.timestamp() <= judged_until}
+    within = {i: c for i, c in changes.items() if c.at.timestamp() <= judged_until}
+    live = {i: c.model_dump(exclude=wall) for i, c in within.items()}
     assert live == {i: c.model_dump(exclude=wall) for i, c in expected.items()}
