@@ -96,6 +96,17 @@ def partials_topic(app_id: str) -> str:
     return f"{app_id}-partials"
 
 
+def resume_at(committed: int | None, own: int | None) -> int | None:
+    """Where to read a partition again: the group's committed offset, or this worker's own
+    last commit there if later. A transaction's offsets show in the group only once the
+    broker has written its markers, shortly after the commit returns: read again from
+    the group's offset at that moment, a batch already counted would be read and
+    counted again (its partial overlaps what was applied, and is applied whole)."""
+    if own is None:
+        return committed
+    return own if committed is None else max(committed, own)
+
+
 def worker_id(data_dir: Path) -> str:
     """This worker's id, kept in its data directory: a worker restarted on the same data
     fences its own unfinished transaction at once."""
@@ -464,10 +475,11 @@ class BatchIngest(Service):
                 return
             if tp not in self.consumer.assignment():
                 continue  # Reassigned meanwhile: its new owner starts from the committed offset.
-            if committed is None:
+            offset = resume_at(committed, self._offsets.get(tp))
+            if offset is None:
                 await self.consumer.seek_to_beginning(tp)
             else:
-                self.consumer.seek(tp, committed)
+                self.consumer.seek(tp, offset)
 
     def _observe(
         self,
