@@ -38,27 +38,39 @@ AHEAD_BLOCKS = 2  # Blocks the reader process may be ahead by.
 
 
 def read_blocks(
-    path: Path, limits: Limits = LIMITS, roster: Roster | None = None, window: int = 60
+    path: Path,
+    config: DetectionConfig,
+    limits: Limits = LIMITS,
+    roster: Roster | None = None,
+    window: int = 60,
 ) -> Iterator[tuple[Invalid, Block | None]]:
     """A JSON-lines file in decoded blocks (``detector.replay.decode_lines``): each
     block's invalid lines and its counts (``detector.replay.Counting``; None when it
-    has no valid line). New operations past the caps of ``roster`` are refused, as the
-    worker refuses them."""
+    has no valid line), then the lifecycles' last snapshots (``Counting.finish``) if
+    any. New operations past the caps of ``roster`` are refused, as the worker refuses
+    them."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    counting = Counting(window)
+    counting = Counting(config, window)
     with handle:
         first = 1
         while lines := list(islice(handle, BLOCK)):
             decoded = decode_lines(lines, first, limits, roster)
             first += len(lines)
             yield decoded.invalid, counting.count(decoded)
+    tail = counting.finish()
+    if tail is not None:
+        yield [], tail
 
 
 def read_ahead(
-    path: Path, limits: Limits = LIMITS, roster: Roster | None = None, window: int = 60
+    path: Path,
+    config: DetectionConfig,
+    limits: Limits = LIMITS,
+    roster: Roster | None = None,
+    window: int = 60,
 ) -> Iterator[tuple[Invalid, Block | None]]:
     """``read_blocks``, from a forked process that reads, decodes and counts the next
     blocks while this one judges (the machine's second core): a replay then takes
@@ -71,15 +83,15 @@ def read_ahead(
     except (OSError, ValueError):
         small = True
     if small:
-        yield from read_blocks(path, limits, roster, window)
+        yield from read_blocks(path, config, limits, roster, window)
         return
     queue: multiprocessing.queues.Queue[Any] = context.Queue(AHEAD_BLOCKS)
-    reader = context.Process(target=_read_into, args=(queue, path, limits, roster, window))
+    reader = context.Process(target=_read_into, args=(queue, path, config, limits, roster, window))
     reader.daemon = True
     try:
         reader.start()
     except OSError:
-        yield from read_blocks(path, limits, roster, window)
+        yield from read_blocks(path, config, limits, roster, window)
         return
     try:
         while True:
@@ -106,6 +118,7 @@ def read_ahead(
 def _read_into(
     queue: multiprocessing.queues.Queue[Any],
     path: Path,
+    config: DetectionConfig,
     limits: Limits,
     roster: Roster | None,
     window: int,
@@ -113,7 +126,7 @@ def _read_into(
     """The reader process: every block into ``queue``, then None, or the error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops it.
     try:
-        for item in read_blocks(path, limits, roster, window):
+        for item in read_blocks(path, config, limits, roster, window):
             queue.put(item)
         queue.put(None)
     except Exception as exc:  # Raised in the main process, as if read there.
@@ -141,7 +154,7 @@ def run_replay(
     started = time.perf_counter()
     changes: list[StatusChange] = []
     run = Replay(config, window, stats)
-    blocks = read_ahead(path, limits, roster, window)
+    blocks = read_ahead(path, config, limits, roster, window)
     for bad, block in blocks:
         for record, error in bad:
             invalid[error.reason] += 1

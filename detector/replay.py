@@ -7,11 +7,12 @@ Event time is the newest timestamp read; whenever it enters a new window, every 
 operation is advanced to that window's start with the same ``Engine.advance`` the
 worker's evaluator calls, which is what the worker does while it reads a backlog. An
 event for a window already judged (out of timestamp order) is late: not counted, though
-its lifecycle still moves on. The lifecycles see their records in file order, between
-the same advances as record by record. An operation's integration is the last one
-given within each block, as the worker takes it per batch. At the end, operations are
-advanced to the start of the last event's window, not beyond: what comes after the
-file is unknown.
+its lifecycle still moves on. The lifecycles see their records in file order on the
+counting side (``Counting``), which sends their snapshots with the block: those of
+record by record, whenever the advances come. An operation's integration is the last
+one given within each block, as the worker takes it per batch. At the end, operations
+are advanced to the start of the last event's window, not beyond: what comes after
+the file is unknown.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from detector.errors import DecodeError
 from detector.events import LIMITS, Limits, OperationCall
 from detector.ingest import DecodedBatch, Records, decode_batch
 from detector.lifecycle import batch as lifecycle_batch
-from detector.lifecycle.tracker import Lifecycle, Policy
+from detector.lifecycle.tracker import Lifecycle, Policy, Snapshot
 from detector.opconfig import DetectionConfig
 from detector.repeats import Memory
 from detector.shared import hour_factors, sibling_shifts, weekend_evidence
@@ -107,27 +108,6 @@ def replay(
 
 
 @dataclass
-class Seen:
-    """The rows the lifecycles must see (``lifecycle.batch.kept``), in order, in columns:
-    most are successes not followed, whose ``lifecycle.batch.row`` is their time."""
-
-    ops: list[int]  # Index into ``Block.names``.
-    times: list[float]
-    starts: list[int]  # Their window's start.
-    late: list[bool]
-    before: list[int]  # The boundary judged before the row.
-    others: dict[int, lifecycle_batch.Row]  # By position: the rows but plain successes.
-
-    def __len__(self) -> int:
-        return len(self.ops)
-
-    def part(self, a: int, b: int) -> Iterator[tuple[int, int, float, int, bool, int]]:
-        """The rows from ``a`` to ``b``: (position, op, time, start, late, before)."""
-        return zip(range(a, b), self.ops[a:b], self.times[a:b], self.starts[a:b],
-                   self.late[a:b], self.before[a:b], strict=True)  # fmt: skip
-
-
-@dataclass
 class Block:
     """A decoded block counted as far as it can be without the detection state
     (``Counting.count``), in flat lists: another process can prepare the next block
@@ -136,10 +116,9 @@ class Block:
     names: list[str]  # The operations of the block's valid lines, in order of appearance.
     integrations: dict[str, str | None]
     rows: int  # Valid lines.
-    sums: Sums  # The counted (not late) rows, per (operation, window).
-    seen: Seen  # The rows the lifecycles must see.
+    sums: Sums  # The counted (not late) rows and followed events, per (operation, window).
+    snapshots: dict[str, dict[int, Snapshot]]  # Taken by the lifecycles since the last block.
     boundaries: list[int]  # The new boundaries the block reaches, in order.
-    ends: list[int]  # Per boundary: how many of ``seen`` come before it.
     events: int
     calls: int
     newest: float
@@ -148,15 +127,26 @@ class Block:
 
 class Counting:
     """The counting side of one replay: decoded blocks, in file order, into ``Block``s.
-    It needs only the event times read so far and the ids recently sent, not the
-    detection state."""
+    It needs the event times read so far, the ids recently sent and the operations'
+    lifecycles, not the detection state: a lifecycle reads nothing the engine decides,
+    and its snapshot of a boundary is the same however its closes fall (it takes it
+    before a record past the boundary changes it), so it sees the whole block, then is
+    closed to the block's last boundary."""
 
-    def __init__(self, window_seconds: int = 60, grace: float = 0.0) -> None:
+    def __init__(
+        self, config: DetectionConfig, window_seconds: int = 60, grace: float = 0.0
+    ) -> None:
+        self.config = config
         self.size = window_seconds
         self.grace = grace
         self.newest = 0.0  # The newest event time read.
         self.judged: int | None = None  # The boundary every operation is advanced to.
         self.ids = Memory()  # Recent ids per operation, as the worker's ingest keeps them.
+        self.integrations: dict[str, str] = {}
+        # Per operation: its lifecycle, its policy (the rule its first block gives, as
+        # ``Engine.rule`` keeps it) and the boundary its snapshots were sent up to.
+        self.lifecycles: dict[str, tuple[Lifecycle, Policy]] = {}
+        self.sent: dict[str, int | None] = {}
 
     def count(self, decoded: DecodedBatch) -> Block | None:
         batch, size = decoded.batch, self.size
@@ -164,36 +154,88 @@ class Counting:
         if not n:
             return None
         self.ids.mark(decoded)
+        for operation, integration in batch.integrations.items():
+            if integration is not None:
+                self.integrations[operation] = integration
+        for operation in batch.names:
+            if operation not in self.lifecycles:
+                rule = self.config.rule_for(operation, self.integrations.get(operation))
+                policy = Policy.of(rule, size, self.config.zone)
+                self.lifecycles[operation] = Lifecycle(), policy
+                self.sent[operation] = None
         ts = np.asarray(batch.timestamps, dtype=np.float64)
-        starts = (ts // size).astype(np.int64) * size
         newest = np.maximum.accumulate(np.maximum(ts, self.newest))
         # After each event: the boundary up to which windows are closed, and before it.
         until = ((newest - self.grace) // size).astype(np.int64) * size
         before = np.empty(n, dtype=np.int64)
         before[0] = until[0] if self.judged is None else self.judged
         before[1:] = until[:-1]
-        late = starts < before
+        late = (ts // size).astype(np.int64) * size < before
         counted = _counted(decoded, late)
-        rows = sorted(lifecycle_batch.kept(decoded, size))
-        ops, followed, errors = batch.ops, decoded.followed, batch.errors
-        seen = Seen(
-            [ops[i] for i in rows],
-            ts[rows].tolist(),
-            starts[rows].tolist(),
-            late[rows].tolist(),
-            before[rows].tolist(),
-            {
-                k: lifecycle_batch.row(decoded, i)
-                for k, i in enumerate(rows)
-                if i in followed or errors[i]
-            },
-        )
+        events, calls = len(counted), sum(counted.calls)
+        followed = self._see(decoded, late, before)
         points = np.flatnonzero(until > before)
-        ends = np.searchsorted(np.asarray(rows, dtype=np.int64), points).tolist()
         self.newest, self.judged = float(newest[-1]), int(until[-1])
-        return Block(list(batch.names), batch.integrations, n, sums(counted, size), seen,
-                     until[points].tolist(), ends, len(counted), sum(counted.calls),
+        return Block(list(batch.names), batch.integrations, n,
+                     sums(_joined(counted, followed), size), self._close(self.judged),
+                     until[points].tolist(), events, calls + sum(followed.calls),
                      self.newest, self.judged)  # fmt: skip
+
+    def finish(self) -> Block | None:
+        """The file has ended, so no grace: the snapshots up to the last event's window
+        (``Replay.finish`` advances there); None if there are none to send."""
+        if self.judged is None:
+            return None
+        snapshots = self._close(closed_until(self.size, 0.0, self.newest))
+        if not snapshots:
+            return None
+        return Block([], {}, 0, Sums(self.size), snapshots, [], 0, 0, self.newest, self.judged)
+
+    def _see(
+        self, decoded: DecodedBatch, late: npt.NDArray[np.bool_], before: npt.NDArray[np.int64]
+    ) -> Batch:
+        """The lifecycles take in the block's rows they must see (``lifecycle.batch.kept``),
+        in order; what their followed events count (not late) comes back as a batch.
+        A late record is seen after its operation is closed to the boundary judged
+        before it (its window's snapshot was taken and judged)."""
+        batch, out = decoded.batch, Batch()
+        names, ops, errors, followed = batch.names, batch.ops, batch.errors, decoded.followed
+        lives = [self.lifecycles[name] for name in names]
+        lates, befores = late.tolist(), before.tolist()
+        for i in sorted(lifecycle_batch.kept(decoded, self.size)):
+            life, policy = lives[ops[i]]
+            if (
+                life.streak is None
+                and not life.retrying
+                and life.checked is not None
+                and not errors[i]
+                and i not in followed
+            ):
+                continue  # A success with no run of failures to end: it changes nothing.
+            row = lifecycle_batch.row(decoded, i)
+            if lates[i]:
+                life.close(befores[i], policy)
+            calls, errors_, retries = lifecycle_batch.see(life, row, policy)
+            if (calls or errors_ or retries) and not lates[i]:
+                operation, ts = names[ops[i]], batch.timestamps[i]
+                out.append(operation, ts, calls, errors_, retries)
+                if errors_:
+                    out.error_codes.append((operation, ts, row[4] or "unknown", errors_))
+        return out
+
+    def _close(self, until: int) -> dict[str, dict[int, Snapshot]]:
+        """Every lifecycle closed to ``until``: the snapshots not sent yet, by operation."""
+        out: dict[str, dict[int, Snapshot]] = {}
+        for operation, (life, policy) in self.lifecycles.items():
+            life.close(until, policy)
+            sent = self.sent[operation]
+            taken = {b: s for b, s in life.pending.items() if sent is None or b > sent}
+            if taken:
+                out[operation] = taken
+            if life.checked is not None:
+                self.sent[operation] = life.checked
+            life.judged(until)
+        return out
 
 
 class Replay:
@@ -209,7 +251,7 @@ class Replay:
     ) -> None:
         self.run = _Run(Engine(config, window_seconds))
         self.size = window_seconds
-        self.counting = Counting(window_seconds, grace)
+        self.counting = Counting(config, window_seconds, grace)
         self.stats = stats if stats is not None else ReplayStats()
         self.judged: int | None = None  # The boundary every operation has been advanced to.
 
@@ -223,75 +265,43 @@ class Replay:
         for operation in block.names:
             if operation not in run.windows:
                 run.windows[operation], run.states[operation] = {}, None
-                run.lifecycles[operation] = Lifecycle()
+                run.snapshots[operation] = {}
                 stats.operations.add(operation)
         for operation, integration in block.integrations.items():
             if integration is not None:
                 run.integrations[operation] = integration
-        for operation in block.names:
-            run.policy(operation)  # Its rule, with the integration its first block gives.
+        for operation in block.names:  # Its rule, with the integration its first block gives.
+            run.engine.rule(operation, run.integrations.get(operation))
         for operation, windows in block.sums.windows().items():
             own = run.windows[operation]
             for start in own.keys() & windows.keys():  # A window the last block began.
                 own[start].merge(windows.pop(start))
             own.update(windows)
+        for operation, taken in block.snapshots.items():
+            run.snapshots[operation].update(taken)
         stats.events += block.events
         stats.calls += block.calls
         stats.late += block.rows - block.events
         stats.newest = block.newest
-        seen, boundaries = block.seen, block.boundaries
-        lives = [(name, run.lifecycles[name]) for name in block.names]
-        at = 0
+        boundaries = block.boundaries
         group: list[int] = []  # Boundaries to advance to, in one go (``_Run.steady``).
         horizon: int | None = None
-        for k, (boundary, end) in enumerate(zip(boundaries, block.ends, strict=True)):
+        for k, boundary in enumerate(boundaries):
             if not group:
                 horizon = run.steady()
             group.append(boundary)
             if horizon is None or boundary >= horizon or k == len(boundaries) - 1:
-                self._see(lives, seen, seen.part(at, end))
-                at = end
                 yield from run.advance_all(group)
                 group = []
-        self._see(lives, seen, seen.part(at, len(seen)))
         self.judged = block.judged
 
-    def _see(
-        self,
-        lives: list[tuple[str, Lifecycle]],
-        seen: Seen,
-        rows: Iterable[tuple[int, int, float, int, bool, int]],
-    ) -> None:
-        """The lifecycles take in these rows, in order; their followed events count.
-
-        A lifecycle takes its snapshots up to a record's window before the record
-        changes it (``Lifecycle.close``), so the advances need not close them first:
-        only a late record comes after a boundary its own window does not reach."""
-        run, others = self.run, seen.others
-        for k, op, ts, start, late, before in rows:
-            operation, life = lives[op]
-            found = others.get(k)
-            if (
-                found is None
-                and life.streak is None
-                and not life.retrying
-                and life.checked is not None
-            ):
-                continue  # A success with no run of failures to end: it changes nothing.
-            row: lifecycle_batch.Row = [ts] if found is None else found
-            policy = run.policy(operation)
-            if late:
-                life.close(before, policy)
-            calls, errors, retries = lifecycle_batch.see(life, row, policy)
-            if (calls or errors or retries) and not late:
-                counts = run.windows[operation].setdefault(start, WindowCounts())
-                counts.add(calls, errors, retries)
-                if errors:
-                    counts.add_codes({row[4] or "unknown": errors})
-                self.stats.calls += calls
-
     def finish(self) -> Iterator[StatusChange]:
-        """The file has ended: nothing late can arrive, so no grace."""
+        """The file has ended: nothing late can arrive, so no grace. The lifecycles of
+        blocks counted here are closed there first; a reader elsewhere sends its
+        ``Counting.finish`` as a last block."""
+        tail = self.counting.finish()
+        if tail is not None:
+            yield from self.apply(tail)
         if self.judged is not None:
             yield from self.run.advance_all([closed_until(self.size, 0.0, self.stats.newest)])
 
@@ -319,25 +329,34 @@ def _counted(decoded: DecodedBatch, late: npt.NDArray[np.bool_]) -> Batch:
     return out
 
 
+def _joined(counted: Batch, followed: Batch) -> Batch:
+    """The counted rows, then what the followed events count: their error codes come
+    after the rows' in each window, as when the lifecycles counted into the windows."""
+    if not followed:
+        return counted
+    out = Batch(list(counted.names), dict(counted.index), counted.ops[:],
+                counted.timestamps[:], counted.calls[:], counted.errors[:], counted.retries[:],
+                counted.error_codes + followed.error_codes, counted.integrations,
+                counted.repeats)  # fmt: skip
+    names = followed.names
+    rows = zip(followed.ops, followed.timestamps, followed.calls, followed.errors,
+               followed.retries, strict=True)  # fmt: skip
+    for op, ts, calls, errors, retries in rows:
+        out.append(names[op], ts, calls, errors, retries)
+    return out
+
+
 @dataclass
 class _Run:
-    """Every operation's windows, lifecycle and detection state during one replay."""
+    """Every operation's windows, lifecycle snapshots and detection state during one
+    replay."""
 
     engine: Engine
     states: dict[str, OperationState | None] = field(default_factory=dict)
     integrations: dict[str, str | None] = field(default_factory=dict)
     windows: dict[str, dict[int, WindowCounts]] = field(default_factory=dict)
-    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
-    policies: dict[str, Policy] = field(default_factory=dict)
+    snapshots: dict[str, dict[int, Snapshot]] = field(default_factory=dict)  # Not judged yet.
     judged: int | None = None  # The boundary of the last advance.
-
-    def policy(self, operation: str) -> Policy:
-        found = self.policies.get(operation)
-        if found is None:
-            rule = self.engine.rule(operation, self.integrations.get(operation))
-            found = Policy.of(rule, self.engine.window, self.engine.config.zone)
-            self.policies[operation] = found
-        return found
 
     def steady(self) -> int | None:
         """The next hour's end if every operation can be advanced through several
@@ -366,11 +385,12 @@ class _Run:
         span = None if since is None else range(since, until, size)
         found: list[tuple[int, int, StatusChange]] = []
         for rank, (operation, state) in enumerate(self.states.items()):
-            own, life = self.windows[operation], self.lifecycles[operation]
-            snaps = life.close(until, self.policy(operation))
+            own, snaps = self.windows[operation], self.snapshots[operation]
             integration = self.integrations.get(operation)
             state, changes = self.engine.advance(state, operation, integration, own, until, snaps)
-            life.judged(until)
+            if snaps:
+                for boundary in [b for b in snaps if b <= until]:
+                    del snaps[boundary]
             self.states[operation] = state
             for change in changes:
                 # Judged with the window ending at ``at`` (a new operation's: starting).

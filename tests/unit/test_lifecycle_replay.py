@@ -8,7 +8,7 @@ from typing import Any
 
 from detector import replay as replay_module
 from detector.events import OperationCall
-from detector.opconfig import DetectionConfig
+from detector.opconfig import DetectionConfig, parse_detection_config
 from detector.replay import ReplayStats, replay
 from detector.simulate import DAY, Profile
 from detector.simulate_events import LifecycleIncident, lifecycle_events
@@ -94,3 +94,22 @@ def test_replay_decides_the_same_whatever_its_blocks_and_advances(monkeypatch: A
         slow_stats.events,
         slow_stats.late,
     )
+
+
+def test_a_replay_waiting_a_grace_judges_the_last_windows_with_their_lifecycles() -> None:
+    """With a grace, the last windows are judged only when the file ends (no grace
+    then): the snapshots up to there of a lifecycle that had no record since come from
+    the counting side's last block (``Counting.finish``), as without a grace. (A day
+    is promised between calls: the stuck events, not the silence, are the finding.)"""
+    incident = LifecycleIncident(BUSY.operation, "stuck", AT_14, AT_14 + 3600)
+    busy = lifecycle_events([BUSY], [incident], START, AT_14 + 10 * 60)
+    small = lifecycle_events([SMALL], [], START, AT_14 + 40 * 60)
+    messages = [
+        OperationCall.model_validate(m)
+        for m in sorted([*busy, *small], key=lambda m: float(m["timestamp"]))
+    ]
+    rules = {"rules": [{"operation": BUSY.operation, "expect_every": "1d"}]}
+    config = parse_detection_config(rules, "test")
+    waiting = list(replay(messages, config, grace=1800.0))
+    assert waiting == list(replay(messages, config))
+    assert "stuck in processing" in first_problem(waiting, BUSY.operation).reason

@@ -53,21 +53,21 @@ def test_an_error_in_the_reader_is_raised_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(commands, "AHEAD_BYTES", 0)
-    with pytest.raises(ConfigError, match="cannot read"):
-        list(commands.read_ahead(tmp_path))  # A directory: the reader cannot open it.
+    with pytest.raises(ConfigError, match="cannot read"):  # A directory: it cannot open it.
+        list(commands.read_ahead(tmp_path, DetectionConfig()))
 
 
 def test_a_reader_that_dies_is_reported(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(commands, "AHEAD_BYTES", 0)
     monkeypatch.setattr(commands, "_read_into", lambda *args: os._exit(3))
     with pytest.raises(ConfigError, match="ended with exit code 3"):
-        list(commands.read_ahead(events))
+        list(commands.read_ahead(events, DetectionConfig()))
 
 
 def test_the_reader_stops_with_the_replay(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(commands, "BLOCK", 100)
     monkeypatch.setattr(commands, "AHEAD_BYTES", 0)
-    blocks = commands.read_ahead(events)
+    blocks = commands.read_ahead(events, DetectionConfig())
     next(blocks)
     assert multiprocessing.active_children()
     blocks.close()  # As when the output's reader goes away or Ctrl-C stops the replay.
