@@ -203,9 +203,14 @@ class Baseline:
         self.hour_tainted = self.hour_tainted or problem
         self._learn_calls(start, end, calls, errors, problem)
         if end % 3600 == 0:
-            self._close_hour(calendar)
-            self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
-            self.hour_errors = 0
+            self.end_hour(end, calendar)
+
+    def end_hour(self, end: int, calendar: Calendar) -> None:
+        """The window ending at ``end`` ended its hour: learn the hour, open the next
+        (``detector.quiet`` too, after its own windows' learning)."""
+        self._close_hour(calendar)
+        self.hour_start, self.hour_calls, self.hour_tainted = end, 0, False
+        self.hour_errors = 0
 
     def _learn_calls(self, start: int, end: int, calls: int, errors: int, problem: bool) -> None:
         """The error ratio and the runs, from every window."""

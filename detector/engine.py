@@ -256,30 +256,17 @@ class Engine:
             if found is not None:
                 return found
         if st.hour_sums[1] >= rules.MIN_ERRORS:
-            quarter, hour = st.quarter_sums, st.hour_sums
-            lookbacks: list[tuple[int, int, int]] = [
-                (self.window // 60 or 1, st.recent_calls[-1], st.recent_errors[-1]),
-                (5, st.five_sums[0], st.five_sums[1]),
-                (15, int(quarter[0]), int(quarter[1])),
-                (60, int(hour[0]), int(hour[1])),
-            ]
-            longer = self._two_hours(st, start)
-            if longer is not None:
-                lookbacks.append(longer)
             baseline = st.baseline
-            found = rules.error_spike(
-                lookbacks,
-                baseline.error_ratio,
+            found = self._errors(
+                st,
                 rule,
+                start,
                 learning,
-                baseline.error_wobble,
-                baseline.pinned_ratio,
+                (st.recent_calls[-1], st.recent_errors[-1]),
+                (st.five_sums[0], st.five_sums[1], st.quarter_sums[0], st.quarter_sums[1]),
+                (st.hour_sums[0], st.hour_sums[1], baseline.hour_calls, baseline.hour_errors),
             )
             if found is not None:
-                since = start + self.window - found.observed["minutes"] * 60
-                codes = st.error_codes(since)
-                if codes:
-                    found.observed["error_codes"] = codes
                 return found
         if st.recent_repeats and not learning:
             found = rules.resent_ids(
@@ -313,8 +300,51 @@ class Engine:
             )
         return None
 
-    def _two_hours(self, st: OperationState, start: int) -> tuple[int, int, int] | None:
-        """The previous clock hour and this one so far (61 to 120 minutes), when both
+    def _errors(
+        self,
+        st: OperationState,
+        rule: Rule,
+        start: int,
+        learning: bool,
+        window: tuple[int, int],
+        recent: tuple[int, int, float, float],
+        hour: tuple[float, float, int, int],
+    ) -> Finding | None:
+        """``rules.error_spike`` over the lookbacks: (calls, errors) of the window, of the
+        last 5 and 15 minutes (``recent``), of the last 60 and of this clock hour before
+        the window (``hour``), as a step has them (``detector.quiet`` asks too)."""
+        calls, errors = window
+        lookbacks: list[tuple[int, int, int]] = [
+            (self.window // 60 or 1, calls, errors),
+            (5, recent[0], recent[1]),
+            (15, int(recent[2]), int(recent[3])),
+            (60, int(hour[0]), int(hour[1])),
+        ]
+        longer = self._two_hours(st, start, calls, errors, hour[2], hour[3])
+        if longer is not None:
+            lookbacks.append(longer)
+        baseline = st.baseline
+        found = rules.error_spike(
+            lookbacks,
+            baseline.error_ratio,
+            rule,
+            learning,
+            baseline.error_wobble,
+            baseline.pinned_ratio,
+        )
+        if found is not None:
+            since = start + self.window - found.observed["minutes"] * 60
+            codes = st.error_codes(since)
+            if codes:
+                found.observed["error_codes"] = codes
+        return found
+
+    def _two_hours(
+        self, st: OperationState, start: int, calls: int, errors: int, hour_calls: int,
+        hour_errors: int,
+    ) -> tuple[int, int, int] | None:  # fmt: skip
+        """The previous clock hour and this one so far (61 to 120 minutes: ``hour_calls``
+        and ``hour_errors`` before this window's ``calls`` and ``errors``), when both
         were watched: a partial-error incident on a quiet operation (30 calls an hour at
         three times its normal ratio) is only a bad hour under the ratio's learned
         wobble, but two such hours add up (docs/detection.md, *Error spikes*)."""
@@ -323,9 +353,7 @@ class Engine:
         if baseline.hour_start is None or last_start != baseline.hour_start - 3600:
             return None
         minutes = 60 + (start + self.window - baseline.hour_start) // 60
-        calls = last_calls + baseline.hour_calls + st.recent_calls[-1]
-        errors = last_errors + baseline.hour_errors + st.recent_errors[-1]
-        return minutes, calls, errors
+        return minutes, last_calls + hour_calls + calls, last_errors + hour_errors + errors
 
     def _silence(
         self,

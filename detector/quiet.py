@@ -1,16 +1,16 @@
 """Quiet windows judged in one go: most windows of most operations change nothing but
 running sums. ``Engine.advance`` hands a run of an operation's windows within one clock
 hour to ``quiet_windows``, which goes through them in one tight loop while no rule can
-judge them (an ``ok`` operation with no finding held; every error lookback below the
-least ratio that is a finding; silence evidence weighed by ``Engine._silence`` itself;
-no flood in sight; no lifecycle snapshot, no repeated ids), keeping the state's sums in
-local variables with the same floating-point operations in the same order as
-``Engine._step``, and stores them once. So a step's per-window cost (attribute lookups,
-calls, the rules' early exits) is paid only for the windows that may matter, and the
-live worker (stepping a window or two at a time) and replay (an hour at a time) keep
-deciding the same: tests/unit/test_quiet.py holds both ways to the same states and
-changes. The first window the loop cannot vouch for, and an hour's last window (it
-closes the hour), take a step.
+judge them (an ``ok`` operation with no finding held; the error lookbacks judged by
+``Engine._errors`` itself once one has the least ratio that is a finding; silence
+evidence weighed by ``Engine._silence`` itself; no flood in sight; no lifecycle
+snapshot, no repeated ids), keeping the state's sums in local variables with the same
+floating-point operations in the same order as ``Engine._step``, and stores them once;
+after an hour's last window it closes the hour as a step does. So a step's per-window
+cost (attribute lookups, calls, the rules' early exits) is paid only for the windows
+that may matter, and the live worker (stepping a window or two at a time) and replay
+(an hour at a time) keep deciding the same: tests/unit/test_quiet.py holds both ways to
+the same states and changes. The first window the loop cannot vouch for takes a step.
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def quiet_windows(
     windows: Mapping[int, WindowCounts],
     snapshots: Mapping[int, Snapshot] | None,
 ) -> int:
-    """Judge the quiet windows from the one starting at ``start`` (up to ``until``, before
-    the hour's last window) as ``Engine._step`` would: how many (0: none, step it)."""
+    """Judge the quiet windows from the one starting at ``start`` (up to ``until`` and the
+    hour's end) as ``Engine._step`` would: how many (0: none, step it)."""
     from detector import engine as steps  # Imported by it: its constants, at run time.
 
     size, base = engine.window, st.baseline
     hour = start - start % 3600
-    last = min(until, hour + 3600 - size)  # The last window's end.
+    last = min(until, hour + 3600)  # The last window's end.
     m = (last - start) // size
     if (
         m < MIN_RUN
@@ -189,7 +189,15 @@ def quiet_windows(
                     )
                 )
             ):  # fmt: skip
-                break
+                # Some lookback has the effect: ``Engine._errors`` itself judges, on the
+                # error ratio learned so far (what it reads), as a step would.
+                base.error_calls, base.error_errors = error_calls, error_errors
+                found = engine._errors(
+                    st, rule, window, False, (n, errors), (five_n, five_k, quarter_n, quarter_k),
+                    (hour_n, hour_k, hour_calls, hour_errors),
+                )  # fmt: skip
+                if found is not None:
+                    break
         if (
             not machine
             and now_known >= quarter
@@ -257,6 +265,10 @@ def quiet_windows(
         base.hour_calls, base.hour_errors = hour_calls, hour_errors
         st.last_boundary = end
         st.calm += done
+        if end % 3600 == 0:  # The hour's last window: as ``Engine._step`` closes the hour.
+            if len(st.recent_calls) == keep:
+                base.learn_burstiness(st.recent_calls)
+            base.end_hour(end, engine.calendar)
     return done
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -141,3 +142,27 @@ def test_quiet_windows_take_most_windows(monkeypatch: pytest.MonkeyPatch) -> Non
     _run(windows, [60] * (DAYS * 24))
     judged = DAYS * 1440 * len(windows)
     assert steps < judged / 4
+
+
+def test_quiet_windows_judge_errors_on_the_ratio_learned_so_far(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A window whose errors only the ratio learned within the loop makes a finding:
+    10% of calls failed for three days, none since midnight (the normal ratio falls to
+    about 1.5% by 00:45, today's own ratio not known yet), then 30 of 300 at 00:45."""
+    rng = np.random.default_rng(6)
+    own: dict[int, WindowCounts] = {}
+    for m in range(3 * 1440 + 120):
+        calls = int(rng.poisson(300))
+        ratio = 0.1 if m < 3 * 1440 else 0.0
+        errors = 30 if m == 3 * 1440 + 45 else int(rng.binomial(calls, ratio))
+        own[MONDAY + m * 60] = WindowCounts(calls, errors, 0)
+    strides = [60] * (3 * 24 + 2)
+    quiet = _run({"Drifting": own}, strides)
+    monkeypatch.setattr(engine_module, "quiet_windows", lambda *args: 0)
+    assert quiet == _run({"Drifting": own}, strides)
+    found = [orjson.loads(line) for line in quiet if isinstance(line, str)]
+    spike = MONDAY + 3 * DAY + 46 * 60
+    assert [
+        c["status"] for c in found if c["at"] == f"{datetime.fromtimestamp(spike, UTC):%FT%TZ}"
+    ] == ["some_problems"]
