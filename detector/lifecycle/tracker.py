@@ -178,12 +178,18 @@ class Lifecycle:
         if self.checked is None:
             self.checked = start
         elif start > self.checked:
-            self.close(start, policy)
+            self._take(start, policy)
 
     def close(self, until: int, policy: Policy) -> dict[int, Snapshot]:
         """Take the snapshots of every boundary up to ``until``; the ones not judged yet."""
+        self._take(until, policy)
+        return self._due(until)
+
+    def _take(self, until: int, policy: Policy) -> None:
+        """Take the snapshots of every boundary up to ``until``: what ``close`` lists (a
+        record entering its window needs them taken, not listed)."""
         if self.checked is None or until <= self.checked:
-            return self._due(until)
+            return
         window = policy.window
         if self._quiet():
             # Most windows of most operations: nothing to say, only the hourly chores.
@@ -198,22 +204,23 @@ class Lifecycle:
                 self._hourly(boundary)
                 if not self._quiet():
                     self.checked = boundary - window
-                    return self.close(until, policy)
+                    self._take(until, policy)
+                    return
             self.checked = until
-            return self._due(until)
+            return
         for boundary in range(self.checked + window, until + 1, window):
             if boundary // 3600 != (boundary - window) // 3600:
                 self._hourly(boundary)
             if self._quiet():
                 if until - boundary > 3600:  # A long quiet stretch: by the hour (above).
                     self.checked = boundary
-                    return self.close(until, policy)
+                    self._take(until, policy)
+                    return
                 continue  # Most windows of most operations: nothing to say.
             snap = self._snapshot(boundary, policy)
             if snap is not None:
                 self.pending[boundary] = snap
         self.checked = until
-        return self._due(until)
 
     def _due(self, until: int) -> dict[int, Snapshot]:
         if not self.pending:
