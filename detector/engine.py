@@ -377,8 +377,7 @@ class Engine:
             return rules.missed_runs(gap, baseline.period, baseline.jitter, self.window)
         if not baseline.placed(days) or st.silent_effective < SILENCE_FLOOR:
             return None
-        per_day = st.baseline.calls_per_day(start, self.calendar)
-        threshold = rules.silence_threshold(per_day, days, rule)
+        threshold = self._silence_threshold(baseline, rule, start, days)
         gap = end - (st.last_call_boundary or st.first_boundary)
         # The level is doubted at the scale of the gap: an hour's wobble over a short
         # silence, the day's over a long one (docs/detection.md, "Silence").
@@ -394,6 +393,13 @@ class Engine:
         return rules.silence(
             gap, st.silent_expected, st.silent_effective, level, threshold, when, weekend
         )
+
+    def _silence_threshold(self, baseline: Baseline, rule: Rule, start: int, days: int) -> float:
+        """The silence evidence that is ``no_calls`` at the window starting at ``start``:
+        ``rules.silence`` weighs less than the evidence itself (``detector.quiet`` asks
+        ``_silence`` only from there)."""
+        per_day = baseline.calls_per_day(start, self.calendar)
+        return rules.silence_threshold(per_day, days, rule)
 
     def _unless_holiday(
         self,

@@ -28,6 +28,7 @@ from detector.baseline import (
     PRIOR_CALLS,
     PRIOR_ERRORS,
     RUN_QUIET,
+    Baseline,
     _buckets,
     local_hour,
 )
@@ -118,6 +119,7 @@ def quiet_windows(
         missed = base.last_run + 2 * period + base.jitter + size
     level0, level1 = (st.level[0], st.level[1]) if st.level[2] == hour else (0.0, 0.0)
     coded: list[list[Any]] = []
+    thresholds: dict[int, float] = {}  # By days of history: ``Engine._silence_threshold``.
     find, first, done = windows.get, (start - hour) // size, 0
     for i in range(m):
         window = start + i * size
@@ -156,18 +158,22 @@ def quiet_windows(
                 if end >= missed:
                     break  # A learned cadence missed (``Engine._silence``).
             elif weighed >= steps.SILENCE_FLOOR:
-                # Silence evidence to weigh: ``Engine._silence`` on the state as a step
-                # would have it by now (what it reads), put back after.
-                saved = st.silent_expected, st.silent_effective, st.level, st.last_call_boundary
-                st.silent_expected, st.silent_effective = silent + expected, weighed
-                st.level = [level0, level1 + expected, hour]
-                if total:
-                    st.last_call_boundary = ended
-                when = local_hour(hour, engine.calendar.zone)
-                found = engine._silence(st, rule, window, days, True, when)
-                st.silent_expected, st.silent_effective, st.level, st.last_call_boundary = saved
-                if found is not None:
-                    break
+                need = thresholds.get(days)
+                if need is None:
+                    need = thresholds[days] = _hair_below(engine, base, rule, hour, days)
+                if weighed >= need:
+                    # Silence evidence to weigh: ``Engine._silence`` on the state as a
+                    # step would have it by now (what it reads), put back after.
+                    saved = st.silent_expected, st.silent_effective, st.level, st.last_call_boundary
+                    st.silent_expected, st.silent_effective = silent + expected, weighed
+                    st.level = [level0, level1 + expected, hour]
+                    if total:
+                        st.last_call_boundary = ended
+                    when = local_hour(hour, engine.calendar.zone)
+                    found = engine._silence(st, rule, window, days, True, when)
+                    st.silent_expected, st.silent_effective, st.level, st.last_call_boundary = saved
+                    if found is not None:
+                        break
         if hour_k >= MIN_ERRORS:  # ``rules.error_spike``'s cheapest test, each lookback.
             # min(severe_ratio, clear_ratio), spelt out: the same floats, no calls.
             severe, clear, most = normal + 0.4, 2 * normal, normal + 0.05
@@ -270,6 +276,15 @@ def quiet_windows(
                 base.learn_burstiness(st.recent_calls)
             base.end_hour(end, engine.calendar)
     return done
+
+
+def _hair_below(engine: Engine, base: Baseline, rule: Rule, hour: int, days: int) -> float:
+    """A hair below the silence threshold of a window of ``hour`` with ``days`` of
+    history (none: ``Engine._silence`` finds nothing): ``rules.silence`` weighs at most
+    the evidence given it, but for rounding."""
+    if not days:
+        return math.inf
+    return engine._silence_threshold(base, rule, hour, days) * (1 - 1e-9)
 
 
 def _reaches(calls: int, errors: int, min_volume: int, effect: float) -> bool:
