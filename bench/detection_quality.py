@@ -95,6 +95,8 @@ class Outcome:
     false: int = 0  # False problem statuses (every change into one).
     episodes: int = 0  # False problem episodes (from a healthy status into a problem).
     op_days: int = 0
+    # Silences of non-scheduled operations: (operation, delay, target) in minutes.
+    silences: list[tuple[str, float, float]] = dataclasses.field(default_factory=list)
     events_per_s: float = 0.0
 
 
@@ -103,13 +105,15 @@ def silence_reference(profile: Profile, incident: Incident, seed: int, realism: 
     (plus a run's jitter) for a scheduled job, else 1.5 times the time after which zero
     calls has probability 1e-4 at the true rate. With bursty minutes (a Gamma multiplier
     of shape k on each minute's rate λ), an empty minute has probability (1 + λ/k)^-k,
-    not exp(-λ): the honest target is later."""
+    not exp(-λ): the honest target is later. λ is the level the multiplier is drawn
+    around (the day's and the hour's wobble included), not the minute's drawn rate:
+    that would count the burstiness twice (a later target, by up to 3 minutes)."""
     if profile.shape in PERIODS and profile.shape != "nightly":
         return 3 * PERIODS[profile.shape] * 60
     k = realism.minute_shape
     evidence, t = 0.0, incident.start
     while evidence < math.log(1e4) and t < incident.end + 7 * DAY:
-        rate = true_rate(profile, t, seed=seed, realism=realism)
+        rate = true_rate(profile, t, seed=seed, realism=realism, bursty=False)
         evidence += k * math.log1p(rate / k) if k else rate
         t += 60
     return 1.5 * (t - incident.start)
@@ -187,7 +191,9 @@ def report_incident(
         )
         ok = delay <= limit
         out.slow += not ok
-        target = f"<= {limit / 60:.0f} min ({'ok' if ok else 'SLOW'})"
+        target = f"<= {limit / 60:.1f} min ({'ok' if ok else 'SLOW'})"
+        if incident.kind == "silence" and profile.shape not in PERIODS:
+            out.silences.append((incident.operation, delay / 60, limit / 60))
     if verbose:
         given = first.status.value + ("" if right else " (WRONG KIND)")
         print(f"  {label:<34} {given:<26} {delay / 60:>6.0f} min  {target}")
@@ -261,6 +267,16 @@ def main() -> None:
             f"{name:<16} {detected:>4}/{total:<4} {right:>10} {slow:>5} "
             f"{rate:>12.2f} (worst {worst:5.2f}) {episodes:>9.2f} {speed:>9,.0f}"
         )
+    print("\nsilences, delay/target in minutes, seed by seed:")
+    for name, outcomes in rows:
+        for operation in sorted({s[0] for o in outcomes for s in o.silences}):
+            figures = [
+                f"{delay:.0f}/{limit:.1f}"
+                for o in outcomes
+                for op, delay, limit in o.silences
+                if op == operation
+            ]
+            print(f"  {name:<16} {operation:<20} {'  '.join(figures)}")
 
 
 if __name__ == "__main__":

@@ -230,10 +230,18 @@ def _integration(
 
 
 def minute_rates(
-    profile: Profile, day_start: int, seed: int, offset: int, realism: Realism
+    profile: Profile,
+    day_start: int,
+    seed: int,
+    offset: int,
+    realism: Realism,
+    *,
+    bursty: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The true calls per minute and error ratio of one operation over one local day,
-    before incidents and before the Poisson and binomial draws."""
+    before incidents and before the Poisson and binomial draws; with ``bursty`` False,
+    the level before each minute's Gamma multiplier (drawn all the same, so the rest
+    of the day is unchanged)."""
     holiday = day_start + offset in realism.holidays or day_start in realism.holidays
     rng = _rng(seed, profile.operation, day_start, "realism")
     ratio = np.full(1440, profile.error_ratio)
@@ -251,7 +259,8 @@ def minute_rates(
             level += rng.normal(0.0, realism.hour_own, 24)
         rates = rates * np.repeat(np.exp(level), 60)
         if realism.minute_shape:
-            rates = rates * rng.gamma(realism.minute_shape, 1 / realism.minute_shape, 1440)
+            burst = rng.gamma(realism.minute_shape, 1 / realism.minute_shape, 1440)
+            rates = rates * burst if bursty else rates
         if realism.campaigns and profile.operation in FORMS and rng.random() < 0.45:
             first = int(rng.integers(9 * 60, 20 * 60))
             last = first + int(rng.integers(60, 181))
@@ -400,11 +409,18 @@ def suite_holidays(start: int) -> frozenset[int]:
 
 
 def true_rate(
-    profile: Profile, ts: int, utc_offset: int = 0, *, seed: int = 1, realism: Realism = PLAIN
+    profile: Profile,
+    ts: int,
+    utc_offset: int = 0,
+    *,
+    seed: int = 1,
+    realism: Realism = PLAIN,
+    bursty: bool = True,
 ) -> float:
-    """The simulator's expected calls per minute at ``ts`` (for measuring detectors)."""
+    """The simulator's expected calls per minute at ``ts`` (for measuring detectors);
+    with ``bursty`` False, the level that minute's Gamma multiplier is drawn around."""
     day_start = (ts + utc_offset) // DAY * DAY - utc_offset
-    rates, _ = minute_rates(profile, day_start, seed, utc_offset, realism)
+    rates, _ = minute_rates(profile, day_start, seed, utc_offset, realism, bursty=bursty)
     return float(rates[(ts - day_start) // 60])
 
 

@@ -164,6 +164,29 @@ def test_the_operations_of_one_integration_share_their_hourly_wobble() -> None:
     assert not np.allclose(subscribe, wobble("Mobile.AuthCode"), atol=0.05)
 
 
+def test_the_level_before_bursty_minutes_is_steady_within_the_hour() -> None:
+    """``bursty=False`` gives the level each minute's Gamma multiplier is drawn around
+    (what the quality bench's silence target is computed at): the seasonal rate times
+    the hour's wobble, the rest of the day drawn as with the multiplier (campaigns)."""
+    realistic = Realism()
+    form = REALISTIC_PROFILES[0]  # Subscribe: campaigns too.
+    bursty, _ = minute_rates(form, MONDAY, 4, 0, realistic)
+    level, _ = minute_rates(form, MONDAY, 4, 0, realistic, bursty=False)
+    plain, _ = minute_rates(form, MONDAY, 4, 0, PLAIN)
+    hourly = (level / plain).reshape(24, 60)
+    campaign = ~np.isclose(hourly, hourly[:, :1]).all(axis=1)
+    assert campaign.sum() <= 4  # At most the hours a 1-3 hour campaign touches.
+    multiplier = bursty / level
+    assert not np.allclose(multiplier, 1.0)
+    assert 0.9 < float(np.mean(multiplier)) < 1.1  # Gamma(3, 1/3): mean 1.
+    assert 0.4 < float(np.std(multiplier)) < 0.75  # ... and standard deviation 0.58.
+    steady = dataclasses.replace(realistic, minute_shape=0.0)
+    assert np.array_equal(
+        minute_rates(form, MONDAY, 4, 0, steady, bursty=False)[0],
+        minute_rates(form, MONDAY, 4, 0, steady)[0],
+    )
+
+
 async def test_the_live_simulator_publishes_its_history_in_time_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
