@@ -123,11 +123,16 @@ def _read_into(
     roster: Roster | None,
     window: int,
 ) -> None:
-    """The reader process: every block into ``queue``, then None, or the error."""
+    """The reader process: every block into ``queue``, then None, or the error. Its
+    collector runs once a block, not every few hundred objects: what it makes per line
+    (a decoded dict each) is freed by reference counts, and the collector going through
+    them cost a tenth of the reader's time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops it.
+    gc.disable()
     try:
         for item in read_blocks(path, config, limits, roster, window):
             queue.put(item)
+            gc.collect()
         queue.put(None)
     except Exception as exc:  # Raised in the main process, as if read there.
         queue.put(exc)
