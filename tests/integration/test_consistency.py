@@ -1,0 +1,57 @@
+"""After a rebalance the worker's consumer reads again what Faust dropped: a partition
+with nothing committed is sought back to its beginning, not left past the records
+fetched (``agents.consistency``)."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from agents.consistency import seek_to_committed
+
+pytestmark = pytest.mark.integration
+
+
+async def _offsets(consumer: AIOKafkaConsumer, count: int) -> list[int]:
+    """The offsets of the next ``count`` records the consumer reads."""
+    got: list[int] = []
+    for _ in range(100):
+        for messages in (await consumer.getmany(timeout_ms=200)).values():
+            got += [m.offset for m in messages]
+        if len(got) >= count:
+            break
+    return got
+
+
+async def test_records_read_are_read_again_from_the_committed_offset_or_the_start(
+    kafka: str, unique: str, producer: AIOKafkaProducer
+) -> None:
+    topic = f"seek-{unique}"
+    tp = TopicPartition(topic, 0)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    for i in range(5):
+        await producer.send_and_wait(topic, str(i).encode(), partition=0)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka,
+        group_id=f"seek-{unique}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        assert await _offsets(consumer, 5) == [0, 1, 2, 3, 4]
+        # Nothing committed: back to the start (aiokafka alone leaves the position at 5).
+        assert await seek_to_committed(consumer) == {tp: None}
+        assert await _offsets(consumer, 5) == [0, 1, 2, 3, 4]
+        await consumer.commit({tp: 3})
+        assert await seek_to_committed(consumer) == {tp: 3}
+        assert await _offsets(consumer, 2) == [3, 4]
+    finally:
+        await consumer.stop()
