@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from agents import evaluate, fold, health, ingest, oplog, web_metrics
+from agents.chains import Chains
 from agents.consistency import ReadCommittedApp
 from agents.context import Detector, Topics
 from agents.files import load_detection_config
@@ -32,7 +33,7 @@ from agents.web.auth import Auth
 from agents.web.routes import Dashboard
 from detector.engine import Engine
 from detector.errors import ConfigError
-from tables import counts, inflight, models, summaries
+from tables import chains, counts, inflight, models, summaries
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         summaries=summaries.declare(app, settings.partitions),
         links=LinkMaker.from_settings(settings),
         inflight=inflight.declare(app, settings.partitions),
+        chains=chains.declare(app, settings.partitions),
     )
     detector.lifecycles = Lifecycles(detector)
+    detector.fold_chains = Chains(detector)
 
     async def partitions_moved(*_: Any, **__: Any) -> None:
         detector.lifecycles.forget()
+        detector.fold_chains.forget()
 
     app.on_partitions_assigned.connect(partitions_moved)
     ingest.register(detector)

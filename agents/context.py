@@ -27,6 +27,7 @@ from detector.status import StatusChange
 from detector.windows import OperationWindows
 
 if TYPE_CHECKING:
+    from agents.chains import Chains
     from agents.lifecycle import Lifecycles
 
 Judge = Callable[[str, OperationWindows, int, float], Awaitable[None]]
@@ -63,6 +64,7 @@ class Detector:
     summaries: Any
     links: LinkMaker
     inflight: Any = None  # tables.inflight: events in flight and operations' lifecycles.
+    chains: Any = None  # tables.chains: what the fold agent applied, per partials partition.
     judge: Judge = _not_registered
     progress: IngestProgress = field(default_factory=IngestProgress)
     # Held while operations are judged (fold agent, evaluator timer): one at a time.
@@ -71,6 +73,7 @@ class Detector:
     # The operations this worker tracks, against the caps: ingest admits, eviction frees.
     roster: Roster = field(init=False)
     lifecycles: Lifecycles = field(init=False)  # Set by app.build, over the two tables.
+    fold_chains: Chains = field(init=False)  # Set by app.build, over ``chains``.
 
     def __post_init__(self) -> None:
         self.quarantine = Quarantine(self.metrics.quarantined)

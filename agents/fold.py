@@ -1,10 +1,11 @@
 """The fold agent: partial counts from the ingest stage merged into ``window-counts``.
 
 One message per partition per ingest batch, so Faust's per-message cost is paid per
-batch, not per call. A partial already applied (Faust delivers at least once) is
-skipped by the source offsets it carries (``detector.partials.fold``); each changed
-operation's windows are on the changelog before the message is acknowledged, so a
-restarted worker recovers them with the offsets they include.
+batch, not per call. Messages are applied in their chain's order, none skipped, none
+twice (``agents.chains``); an operation's partial already applied before a crash is
+skipped by the source offsets it carries (``detector.partials.fold``). Each changed
+operation's windows, then the chain, are on the changelog before the message is
+acknowledged, so a restarted worker recovers them with the offsets they include.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agents.pacing import Pacer
 from detector import partials
 from detector.lifecycle.batch import apply_once
 from detector.windows import OperationWindows, closed_until
+from tables import chains as chains_table
 from tables import counts as counts_table
 from tables.writes import put
 
@@ -32,19 +34,22 @@ def register(detector: Detector) -> None:
     @detector.app.agent(detector.topics.partials, name="fold")
     async def fold(stream: Any) -> None:
         async for event in stream.events():
-            await fold_message(detector, event.message.partition, event.value, time.time())
+            message = event.message
+            await fold_message(detector, message.partition, message.offset, event.value)
 
 
-async def fold_message(detector: Detector, partition: int, raw: bytes, now: float) -> None:
+async def fold_message(detector: Detector, partition: int, offset: int, raw: bytes) -> None:
     async with detector.judging:
-        await _fold(detector, partition, raw, now)
+        await _fold(detector, partition, offset, raw, time.time())
 
 
-async def _fold(detector: Detector, partition: int, raw: bytes, now: float) -> None:
+async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now: float) -> None:
     settings = detector.settings
-    items, caught_up = partials.decode(raw)
-    detector.lifecycles.begin()
+    items, caught_up, span = partials.decode(raw)
     detector.progress.heard(partition, caught_up, now)
+    if not await detector.fold_chains.admit(partition, offset, span, now):
+        return
+    detector.lifecycles.begin()
     retention = settings.window_retention_seconds
     changed: list[tuple[str, OperationWindows]] = []
     pacer = Pacer()
@@ -82,25 +87,33 @@ async def _fold(detector: Detector, partition: int, raw: bytes, now: float) -> N
         state.expire(retention)
         changed.append((item.operation, state))
     await _durable(detector, partition, changed)
+    chain = detector.fold_chains.applied(partition, offset, span)
+    if chain is not None:
+        await _written(detector.chains, partition, {chains_table.key(partition): chain})
 
 
 async def _durable(
     detector: Detector, partition: int, changed: list[tuple[str, OperationWindows]]
 ) -> None:
-    """Write the new values and wait until the changelog has them; a failed write is
-    sent again (the message is not acknowledged before), never skipped. The lifecycles'
-    writes first: the counts mark the batch applied, so they must not be stored alone."""
+    """Write the new values and wait until the changelog has them. The lifecycles'
+    writes first: the counts mark the batch applied, so they must not be stored alone;
+    the chain after them, for the same reason."""
     await detector.lifecycles.durable()
-    pending = {op: counts_table.encode(state) for op, state in changed}
+    await _written(detector.counts, partition, {op: counts_table.encode(s) for op, s in changed})
+
+
+async def _written(table: Any, partition: int, pending: dict[str, Any]) -> None:
+    """Put the values and wait until the changelog has them; a failed write is sent
+    again (the message is not acknowledged before), never skipped."""
     while pending:
-        sent = {op: put(detector.counts, partition, op, v) for op, v in pending.items()}
+        sent = {key: put(table, partition, key, v) for key, v in pending.items()}
         results = await asyncio.gather(*sent.values(), return_exceptions=True)
         failed = {op for op, r in zip(sent, results, strict=True) if isinstance(r, Exception)}
         if failed:
             log.warning(
-                "writing the window counts of %d operations to the changelog failed; "
-                "retrying in %.0f s",
+                "writing %d keys of %s to the changelog failed; retrying in %.0f s",
                 len(failed),
+                table.name,
                 _RETRY_SECONDS,
             )
             await asyncio.sleep(_RETRY_SECONDS)

@@ -171,6 +171,7 @@ class BatchIngest(Service):
         self._in_flight: asyncio.Future[dict[TopicPartition, list[Chunk]] | None] | None = None
         self._generation = 0  # Assignments so far: a batch read under an older one is dropped.
         self._offsets: dict[TopicPartition, int] = {}  # The last offsets this worker committed.
+        self._log_start: dict[TopicPartition, int] = {}  # First offsets of the calls partitions.
         # Recent ids per operation (``detector.repeats``), forgotten when reading again:
         # a batch read twice must not repeat its own ids.
         self.ids = Memory()
@@ -290,19 +291,43 @@ class BatchIngest(Service):
         for item in items:
             for source in item.sources:
                 self._read[source] = max(item.watermark, self._read.get(source, item.watermark))
-        messages = await asyncio.to_thread(self._messages, items, caught_up, decoded)
+        span = await self._span(fetched)
+        messages = await asyncio.to_thread(self._messages, items, caught_up, span, decoded)
         return _Prepared(fetched, decoded, messages, dict(self._read), started)
 
+    async def _span(self, fetched: dict[TopicPartition, list[Chunk]]) -> partial_counts.Span:
+        """The calls-topic range the batch covers, and the partitions it reads from their
+        beginning (``detector.partials.follows``: their first batch starts the chain)."""
+        assert self.consumer is not None
+        unknown = [tp for tp in fetched if tp not in self._log_start]
+        if unknown:
+            try:
+                self._log_start.update(await self.consumer.beginning_offsets(unknown))
+            except KafkaError as exc:  # The fold agent then waits for a batch before it.
+                log.warning("reading the first offsets of %s failed: %s", unknown, exc)
+        ranges = {tp.partition: (c[0].offsets[0], c[-1].last_offset) for tp, c in fetched.items()}
+        starts = frozenset(
+            tp.partition
+            for tp, chunks in fetched.items()
+            if chunks[0].offsets[0] <= self._log_start.get(tp, -1)
+        )
+        return partial_counts.Span(ranges, starts)
+
     def _messages(
-        self, items: list[partial_counts.Partial], caught_up: dict[int, bool], decoded: DecodedBatch
+        self,
+        items: list[partial_counts.Partial],
+        caught_up: dict[int, bool],
+        span: partial_counts.Span,
+        decoded: DecodedBatch,
     ) -> list[Message]:
-        """The partial counts (a message or a few per partition of the partials topic), dead
-        letters, re-keyed calls and the operation log of a batch."""
+        """The partial counts (a message or a few to every partition of the partials
+        topic, with the batch's span, so each partition sees every batch), dead letters,
+        re-keyed calls and the operation log of a batch."""
         grouped = partial_counts.by_partition(items, self._partition_of)
         out: list[Message] = [
             (self.partials_topic, None, body, [], None, p)
-            for p, group in grouped.items()
-            for body in partial_counts.encode(group, caught_up)
+            for p in self._partitions
+            for body in partial_counts.encode(grouped.get(p, []), caught_up, span)
         ]
         out.extend((*extra, None) for extra in self._extras(decoded))
         return out
@@ -379,7 +404,8 @@ class BatchIngest(Service):
         """Tell every partition of the partials topic, each evaluation interval, whether
         each owned source partition is read to its end: silence is judged by wall clock
         only once the ingest has read everything, and an idle partition sends no batch
-        that could say so."""
+        that could say so. With the last offsets committed there: a fold agent that
+        missed the last batch (nothing after it to show the gap) learns so here."""
         assert self.consumer is not None
         assert self.producer is not None
         flags = {}
@@ -389,7 +415,8 @@ class BatchIngest(Service):
             flags[tp.partition] = highwater is not None and position >= highwater
         if not flags:
             return
-        [body] = partial_counts.encode([], flags)
+        marks = {tp.partition: o - 1 for tp, o in self._offsets.items() if tp.partition in flags}
+        [body] = partial_counts.encode([], flags, partial_counts.Span(marks=marks))
         try:
             async with self.producer.transaction():
                 sends = [

@@ -61,6 +61,12 @@ class PipelineMetrics:
             "Operations forgotten after DETECTOR_IDLE_DAYS without a call.",
             registry=registry,
         )
+        self.partials_gaps = Counter(
+            "detector_partials_gaps",
+            "Gaps in the partial counts given up after a minute: ingest batches never "
+            "folded (their calls are not counted); see the worker's error log.",
+            registry=registry,
+        )
         self.rekeyed = Counter(
             "detector_rekeyed_events",
             "Messages whose Kafka key was not their operation, re-sent with the right key.",

@@ -1,20 +1,29 @@
-"""Partial counts: what one ingest batch adds to each operation's windows, and the rule
-that applies each of them exactly once.
+"""Partial counts: what one ingest batch adds to each operation's windows, and the rules
+that apply each of them exactly once.
 
-The ingest stage reads the calls topic in large batches and publishes, per batch, one
-message per destination partition holding every operation's partial counts (its windows,
-newest event time, integration). Each partial carries the calls-topic offsets it covers
-(per source partition, the last offset of the batch): the stateful side stores, with the
-operation's windows, the last offset applied per source partition, and skips a partial
-it has already applied. Together with the ingest's Kafka transaction (partials and the
-consumed offsets commit together) every call is counted once, whatever crashes.
+The ingest stage reads the calls topic in large batches and publishes, per batch, to
+every partition of the partials topic one message (or, for a batch of many operations,
+a few) holding the partial counts of the operations that partition owns (their windows,
+newest event time, integration). Each message carries the calls-topic range the batch
+covers per source partition (its ``Span``), and each partial the last offset per source
+partition. Two rules apply them once, together with the ingest's Kafka transaction
+(partials and consumed offsets commit together):
+
+- ``follows``: per partials partition and source partition, the batches form a chain
+  (each starts where the last ended), so a message the consumer dropped shows as a gap
+  before the next one; the fold agent reads again from the gap instead of applying a
+  later batch first. Faust drops fetched messages around a rebalance (its queues are
+  cleared on resume after it has sought back), and a later batch applied first made the
+  earlier one look applied: its calls were lost for good.
+- ``fold``: per operation, the last offset applied per source partition, so a batch
+  applied to some operations before a crash is not applied to them again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -68,6 +77,86 @@ class Partial:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What one partials message covers: per source partition, the batch's first and last
+    calls-topic offsets; the sources whose batch starts at the partition's beginning
+    (nothing before it to follow); and which of the batch's messages to this partials
+    partition it is (``part`` of ``parts``). A message of no batch (the ingest's
+    periodic flags) has ``marks`` instead: per source partition, the last offset the
+    ingest has committed, which every partials partition must have applied by then."""
+
+    ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
+    starts: frozenset[int] = frozenset()
+    part: int = 0
+    parts: int = 1
+    marks: dict[int, int] = field(default_factory=dict)
+
+
+Chain = dict[int, tuple[int, int, int]]
+"""Per source partition, what a partials partition has applied: the last offset of the
+last batch, how many of that batch's messages, and of how many."""
+
+Verdict = Literal["next", "seen", "gap"]
+
+
+def follows(chain: Chain, span: Span) -> Verdict:
+    """Whether the message of ``span`` is the next one of its sources' chains (apply it),
+    one already applied (skip it), or comes after a message not applied yet (a gap:
+    read again from the last message applied of the sources ``behind``)."""
+    if behind(chain, span):
+        return "gap"
+    verdicts = {
+        _verdict(chain.get(p), first, last, p, span) for p, (first, last) in span.ranges.items()
+    }
+    if not verdicts:
+        return "next"
+    return verdicts.pop() if len(verdicts) == 1 else "gap"
+
+
+def behind(chain: Chain, span: Span) -> set[int]:
+    """The sources of which a message before ``span`` is not applied yet."""
+    late = {
+        p
+        for p, (first, last) in span.ranges.items()
+        if _verdict(chain.get(p), first, last, p, span) == "gap"
+    }
+    for source, mark in span.marks.items():
+        state = chain.get(source)
+        if state is None or state[0] < mark or (state[0] == mark and state[1] < state[2]):
+            late.add(source)
+    return late
+
+
+def _verdict(
+    state: tuple[int, int, int] | None, first: int, last: int, source: int, span: Span
+) -> Verdict:
+    if state is None:  # Nothing applied from the source: only its very first batch follows.
+        return "next" if source in span.starts and span.part == 0 else "gap"
+    end, done, parts = state
+    if last < end or (last == end and span.part < done):
+        return "seen"
+    if last == end:  # The batch's next message, or one after a message not applied.
+        return "next" if span.part == done else "gap"
+    return "next" if done >= parts and first == end + 1 and span.part == 0 else "gap"
+
+
+def advance(chain: Chain, span: Span) -> None:
+    """Note the message of ``span`` applied."""
+    for source, (_, last) in span.ranges.items():
+        chain[source] = (last, span.part + 1, span.parts)
+
+
+def give_up(chain: Chain, span: Span) -> None:
+    """Note what is missing before ``span`` as if applied: a gap that never filled."""
+    for source in behind(chain, span):
+        if source in span.ranges:
+            first = span.ranges[source][0]
+            chain[source] = (first - 1, 1, 1)
+        else:
+            chain[source] = (span.marks[source], 1, 1)
+
+
 def partials(
     decoded: DecodedBatch,
     size: int,
@@ -114,32 +203,50 @@ a batch of many new operations is several messages, never one the broker refuses
 
 
 def encode(
-    items: list[Partial], caught_up: dict[int, bool], budget: int = MESSAGE_BUDGET
+    items: list[Partial],
+    caught_up: dict[int, bool],
+    span: Span | None = None,
+    budget: int = MESSAGE_BUDGET,
 ) -> list[bytes]:
     """The messages of the partials topic for one partition: ``items`` split so each
     holds about ``budget`` bytes (an operation's partial is never split: each is applied
-    once on its own), at least one message. ``caught_up``, per source partition: whether
-    the ingest has read it to its end (the evaluator may then close windows by wall
-    clock); every message carries it."""
-    head = b'{"c":' + orjson.dumps([[p, c] for p, c in caught_up.items()]) + b',"o":['
-    out: list[bytes] = []
-    chunk: list[bytes] = []
+    once on its own), at least one message, each with the batch's ``span`` (its part
+    and parts set here), or none for the flags alone. ``caught_up``, per source
+    partition: whether the ingest has read it to its end (the evaluator may then close
+    windows by wall clock); every message carries it."""
+    chunks: list[list[bytes]] = [[]]
     size = 0
     for item in items:
         part = orjson.dumps(item.to_json())
-        if chunk and size + len(part) > budget:
-            out.append(head + b",".join(chunk) + b"]}")
-            chunk, size = [], 0
-        chunk.append(part)
+        if chunks[-1] and size + len(part) > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(part)
         size += len(part) + 1
-    out.append(head + b",".join(chunk) + b"]}")
-    return out
+    flags = orjson.dumps([[p, c] for p, c in caught_up.items()])
+    span = span or Span()
+    ranges = orjson.dumps([[p, f, last, p in span.starts] for p, (f, last) in span.ranges.items()])
+    marks = orjson.dumps(list(span.marks.items()))
+    parts = len(chunks)
+    return [
+        b'{"c":%b,"s":%b,"m":%b,"i":%d,"k":%d,"o":[%b]}'
+        % (flags, ranges, marks, i, parts, b",".join(chunk))
+        for i, chunk in enumerate(chunks)
+    ]
 
 
-def decode(raw: bytes) -> tuple[list[Partial], dict[int, bool]]:
+def decode(raw: bytes) -> tuple[list[Partial], dict[int, bool], Span]:
     data = orjson.loads(raw)
     caught_up = {int(p): bool(c) for p, c in data["c"]}
-    return [Partial.from_json(p) for p in data["o"]], caught_up
+    ranges = data.get("s", [])
+    span = Span(
+        {int(p): (int(f), int(last)) for p, f, last, _ in ranges},
+        frozenset(int(p) for p, _, _, start in ranges if start),
+        int(data.get("i", 0)),
+        int(data.get("k", 1)),
+        {int(p): int(o) for p, o in data.get("m", [])},
+    )
+    return [Partial.from_json(p) for p in data["o"]], caught_up, span
 
 
 def fold(

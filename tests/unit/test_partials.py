@@ -37,10 +37,12 @@ def test_partials_carry_every_call_the_source_offsets_and_the_watermark() -> Non
         (60, 1, 0),
         (120, 1, 1),
     ]
-    [raw] = partials.encode(items, {0: True, 1: False})
-    back, caught_up = partials.decode(raw)
+    span = partials.Span({0: (10, 12), 1: (7, 7)}, frozenset({1}))
+    [raw] = partials.encode(items, {0: True, 1: False}, span)
+    back, caught_up, span_back = partials.decode(raw)
     assert caught_up == {0: True, 1: False}
     assert [p.to_json() for p in back] == [p.to_json() for p in items]
+    assert span_back == span
 
 
 def test_a_batch_of_many_new_operations_is_split_into_messages_under_the_budget() -> None:
@@ -49,17 +51,24 @@ def test_a_batch_of_many_new_operations_is_split_into_messages_under_the_budget(
     records = [record(f"Op.{i:05d}-{'x' * 60}", i % 2, i, 61.0 + i % 50) for i in range(10_000)]
     items = partials.partials(decode_batch(records), 60, {0: 9_998, 1: 9_999})
     budget = 64 << 10
-    messages = partials.encode(items, {0: False, 1: True}, budget)
+    span = partials.Span({0: (0, 9_998), 1: (1, 9_999)})
+    messages = partials.encode(items, {0: False, 1: True}, span, budget)
     assert len(messages) > 1
     assert all(len(m) <= budget + 1024 for m in messages)
     back = [partials.decode(m) for m in messages]
-    assert all(caught_up == {0: False, 1: True} for _, caught_up in back)
-    assert [p.to_json() for got, _ in back for p in got] == [p.to_json() for p in items]
+    assert all(caught_up == {0: False, 1: True} for _, caught_up, _ in back)
+    assert [p.to_json() for got, _, _ in back for p in got] == [p.to_json() for p in items]
+    # Each message is one part of the batch's: applied in turn, each once.
+    assert [(s.part, s.parts) for _, _, s in back] == [
+        (i, len(messages)) for i in range(len(messages))
+    ]
+    assert all(s.ranges == span.ranges for _, _, s in back)
 
 
 def test_no_partials_is_still_one_message_telling_the_flags() -> None:
     [raw] = partials.encode([], {3: True})
-    assert partials.decode(raw) == ([], {3: True})
+    assert partials.decode(raw) == ([], {3: True}, partials.Span())
+    assert partials.follows({}, partials.Span()) == "next"  # No batch: nothing to follow.
 
 
 def test_a_partial_delivered_again_is_not_counted_again() -> None:
@@ -116,3 +125,101 @@ def test_any_redelivery_counts_each_batch_once(batch_sizes: list[int], data: st.
             state = folded[0]
     total = sum(w.calls for w in state.windows.values()) if state is not None else 0
     assert total == sum(batch_sizes)
+
+
+def test_a_batch_follows_the_last_one_applied_of_its_source() -> None:
+    chain: partials.Chain = {}
+    first = partials.Span({0: (0, 9), 1: (0, 4)}, frozenset({0, 1}))
+    assert partials.follows(chain, partials.Span({0: (0, 9)})) == "gap"  # Not the start.
+    assert partials.follows(chain, first) == "next"
+    partials.advance(chain, first)
+    assert partials.follows(chain, first) == "seen"
+    assert partials.follows(chain, partials.Span({0: (10, 19)})) == "next"
+    assert partials.follows(chain, partials.Span({0: (20, 29)})) == "gap"  # 10-19 missing.
+    assert partials.follows(chain, partials.Span({0: (5, 19)})) == "gap"  # Overlaps 0-9.
+    # A batch of two sources: both must follow.
+    assert partials.follows(chain, partials.Span({0: (10, 19), 1: (5, 8)})) == "next"
+    assert partials.follows(chain, partials.Span({0: (10, 19), 1: (9, 12)})) == "gap"
+    # The parts of one batch, in turn.
+    parts = [partials.Span({0: (10, 19)}, part=i, parts=3) for i in range(3)]
+    assert partials.follows(chain, parts[1]) == "gap"
+    partials.advance(chain, parts[0])
+    assert partials.follows(chain, parts[0]) == "seen"
+    assert partials.follows(chain, parts[2]) == "gap"
+    assert partials.follows(chain, partials.Span({0: (20, 29)})) == "gap"  # Batch unfinished.
+    partials.advance(chain, parts[1])
+    partials.advance(chain, parts[2])
+    assert partials.follows(chain, partials.Span({0: (20, 29)})) == "next"
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> list[partials.Span]:
+    """The messages one partials partition gets: batches of up to three sources, each
+    source's batches contiguous, a batch sometimes in several parts; now and then, and
+    at the end, the ingest's marks of what it has committed."""
+    ends = {0: -1, 1: -1, 2: -1}
+    out = []
+    for _ in range(draw(st.integers(1, 25))):
+        sources = draw(st.sets(st.sampled_from(sorted(ends)), min_size=1))
+        ranges = {}
+        for s in sorted(sources):
+            size = draw(st.integers(1, 50))
+            ranges[s] = (ends[s] + 1, ends[s] + size)
+        starts = frozenset(s for s in sources if ends[s] == -1)
+        for s in sources:
+            ends[s] = ranges[s][1]
+        parts = draw(st.integers(1, 3))
+        out += [partials.Span(ranges, starts, i, parts) for i in range(parts)]
+        if draw(st.booleans()):
+            out.append(partials.Span(marks={s: e for s, e in ends.items() if e >= 0}))
+    return [*out, partials.Span(marks={s: e for s, e in ends.items() if e >= 0})]
+
+
+@given(_messages(), st.data())
+def test_however_the_consumer_drops_or_repeats_messages_each_is_applied_once_in_order(
+    messages: list[partials.Span], data: st.DataObject
+) -> None:
+    """A consumer that drops messages, and goes back to messages already applied; on a
+    gap it reads again from just after the last message applied of the sources behind
+    (the fold agent's rule). Whatever it does, every batch message is applied once, each
+    source's in order."""
+    chain: partials.Chain = {}
+    applied: list[int] = []
+    last: dict[int, int] = {}  # Source -> position of its last message applied.
+    position, steps = 0, 0
+    while position < len(messages) and steps < 5_000:
+        steps += 1
+        if position < len(messages) - 1 and data.draw(st.integers(0, 9)) == 9:
+            position += 1  # Dropped: never delivered from here.
+            continue
+        if data.draw(st.integers(0, 9)) == 9:  # Read again from an older offset.
+            position = data.draw(st.integers(0, position))
+            continue
+        span = messages[position]
+        verdict = partials.follows(chain, span)
+        if verdict == "gap":
+            known = [last.get(s) for s in partials.behind(chain, span)]
+            position = min(k for k in known if k is not None) + 1 if None not in known else 0
+            continue
+        if verdict == "next":
+            partials.advance(chain, span)
+            applied.append(position)
+            last.update(dict.fromkeys(span.ranges, position))
+        position += 1
+    batches = [i for i in applied if messages[i].ranges]
+    assert sorted(batches) == [i for i, m in enumerate(messages) if m.ranges]
+    for source in (0, 1, 2):
+        mine = [i for i in batches if source in messages[i].ranges]
+        assert mine == sorted(mine)
+
+
+def test_a_gap_given_up_lets_the_chain_go_on() -> None:
+    chain: partials.Chain = {0: (9, 1, 1)}
+    later = partials.Span({0: (20, 29)})
+    assert partials.behind(chain, later) == {0}
+    partials.give_up(chain, later)
+    assert partials.follows(chain, later) == "next"
+    marks = partials.Span(marks={0: 40, 1: 5})
+    assert partials.behind(chain, marks) == {0, 1}
+    partials.give_up(chain, marks)
+    assert partials.follows(chain, marks) == "next"

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 from agents.quarantine import Quarantine
 from detector.state import OperationState
 from detector.windows import OperationWindows, WindowCounts
+from tables import chains as chains_table
 from tests.unit.detection_helpers import poisson, run
 
 
@@ -146,3 +147,11 @@ def test_quarantine_skips_logs_once_and_counts_each_bad_record(
     assert len(lines) == 2
     assert "'A'" in lines[0]
     assert "window calls" in lines[0]
+
+
+def test_a_fold_chain_round_trips_and_refuses_what_is_not_one() -> None:
+    chain = {0: (41, 1, 2), 5: (7, 1, 1)}
+    assert chains_table.decode(_stored(chains_table.encode(chain))) == chain
+    for bad in ({"0": 41}, [[0, 41, 1]], [[0, -1, 1, 1]], [[0, "41", 1, 1]]):
+        with pytest.raises(ValueError, match="fold chain"):
+            chains_table.decode(bad)

@@ -1,0 +1,130 @@
+"""Partials applied in their order, none skipped (``detector.partials.follows``): a message
+that comes after one not applied yet is held back, and its partition is read again from
+the last message applied.
+
+Faust delivers the partials at least once, but around a rebalance not always without
+gaps: it clears its queues when it resumes, after it has sought back to the committed
+offsets, so messages fetched in between are dropped for good while later ones flow on.
+Reading again from the gap gives the missing messages, then the held ones, in order.
+
+A gap that does not fill (the missing batch is gone: the partials topic keeps a day,
+and a fold agent down longer loses what it did not read) is given up after
+``GAP_PATIENCE``: the message is applied, and an error names what is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from faust.types import TP
+
+from detector.partials import Chain, Span, advance, behind, follows, give_up
+from tables import chains as chains_table
+
+if TYPE_CHECKING:
+    from agents.context import Detector
+
+log = logging.getLogger(__name__)
+GAP_PATIENCE = 60.0
+"""Seconds a gap may last (read again every ``READ_AGAIN_EVERY``) before it is given up."""
+READ_AGAIN_EVERY = 5.0
+
+
+@dataclass(slots=True)
+class _Gap:
+    since: float
+    read_again_at: float
+
+
+class Chains:
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        # (partials partition, source partition) -> offset of the last message applied
+        # that covered the source, since the partition was assigned.
+        self.applied_at: dict[tuple[int, int], int] = {}
+        self.gaps: dict[int, _Gap] = {}
+        self.given_up: set[int] = set()  # Partitions whose next ``applied`` gives a gap up.
+
+    def chain(self, partition: int) -> Chain:
+        key = chains_table.key(partition)
+        raw = self.detector.chains.data.get(key)
+        if raw is None:
+            return {}
+        found: Chain | None = self.detector.quarantine.decode(
+            chains_table.NAME, key, raw, chains_table.decode
+        )
+        return found or {}
+
+    async def admit(self, partition: int, offset: int, span: Span, now: float) -> bool:
+        """Whether to apply the message at ``offset`` of ``partition``: it is the next of
+        its chain (or the gap before it was given up); not if already applied or if it
+        comes after a gap (then the partition is read again from the gap)."""
+        chain = self.chain(partition)
+        verdict = follows(chain, span)
+        if verdict == "seen":
+            return False
+        if verdict == "next":
+            self.gaps.pop(partition, None)
+            return True
+        gap = self.gaps.setdefault(partition, _Gap(now, float("-inf")))
+        late = behind(chain, span)
+        if now - gap.since >= GAP_PATIENCE:
+            del self.gaps[partition]
+            self.given_up.add(partition)
+            self.detector.metrics.partials_gaps.inc()
+            log.error(
+                "partials partition %d: ingest batches of calls partitions %s before offset "
+                "%d never arrived in %.0f s; their calls are not counted (was the fold agent "
+                "down longer than the partials topic keeps them?)",
+                partition,
+                sorted(late),
+                offset,
+                GAP_PATIENCE,
+            )
+            return True
+        if now - gap.read_again_at >= READ_AGAIN_EVERY:
+            gap.read_again_at = now
+            await self._read_again(partition, offset, late)
+        return False
+
+    def applied(self, partition: int, offset: int, span: Span) -> Any:
+        """Note the message applied: the chain to store under the partition's key, or
+        None if it did not change."""
+        chain = self.chain(partition)
+        before = dict(chain)
+        if partition in self.given_up:
+            self.given_up.discard(partition)
+            give_up(chain, span)
+        advance(chain, span)
+        for source in span.ranges:
+            self.applied_at[partition, source] = offset
+        return None if chain == before else chains_table.encode(chain)
+
+    async def _read_again(self, partition: int, offset: int, sources: set[int]) -> None:
+        """Seek to just after the last message applied of ``sources`` (what is missing
+        comes after it; messages applied since are skipped as seen), or, if one has none
+        since the assignment, every partition to its committed offset."""
+        consumer = self.detector.app.consumer
+        known = [self.applied_at.get((partition, s)) for s in sources]
+        last = min(o for o in known if o is not None) if known and None not in known else None
+        log.warning(
+            "partials partition %d: the message at offset %d follows one of calls partitions "
+            "%s not applied yet (dropped around a rebalance); reading again from %s",
+            partition,
+            offset,
+            sorted(sources),
+            "the committed offsets" if last is None else f"offset {last + 1}",
+        )
+        if last is None:
+            await consumer.perform_seek()
+        else:
+            tp = TP(self.detector.topics.partials.get_topic_name(), partition)
+            await consumer.seek(tp, last + 1)
+
+    def forget(self, *_: Any) -> None:
+        """Partitions moved: Faust reads each from its committed offset again."""
+        self.applied_at.clear()
+        self.gaps.clear()
+        self.given_up.clear()
