@@ -20,6 +20,7 @@ three-worker kill test). Such a partition is read again from its beginning, as
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import faust
@@ -27,13 +28,20 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
-async def seek_to_committed(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int | None]:
+async def seek_to_committed(
+    consumer: AIOKafkaConsumer, skip: Collection[str] = ()
+) -> dict[TopicPartition, int | None]:
     """Seek every assigned partition to its committed offset, and to its beginning where
-    nothing (or offset 0) is committed; the committed offsets."""
+    nothing (or offset 0) is committed, except those of the topics in ``skip`` (Faust
+    positions its changelogs itself); the committed offsets."""
     committed: dict[TopicPartition, int | None] = await consumer.seek_to_committed()
-    unset = [tp for tp, offset in committed.items() if not offset]
+    unset = [tp for tp, offset in committed.items() if not offset and tp.topic not in skip]
     if unset:
-        await consumer.seek_to_beginning(*unset)
+        # Sought now, not reset lazily (``seek_to_beginning``): Faust reads every assigned
+        # partition's position, and a partition awaiting its reset has none (it crashed
+        # the consumer).
+        for tp, offset in (await consumer.beginning_offsets(unset)).items():
+            consumer.seek(tp, offset)
     return committed
 
 
@@ -45,7 +53,8 @@ class _ReadCommittedThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
     async def seek_to_committed(self) -> Any:
-        return await self.call_thread(seek_to_committed, self._ensure_consumer())
+        changelogs = self.app.tables.changelog_topics
+        return await self.call_thread(seek_to_committed, self._ensure_consumer(), changelogs)
 
 
 class _ReadCommittedConsumer(faust_aiokafka.Consumer):
