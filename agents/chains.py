@@ -9,7 +9,9 @@ Reading again from the gap gives the missing messages, then the held ones, in or
 
 A gap that does not fill (the missing batch is gone: the partials topic keeps a day,
 and a fold agent down longer loses what it did not read) is given up after
-``GAP_PATIENCE``: the message is applied, and an error names what is lost.
+``GAP_PATIENCE``: the message is applied, and an error names what is lost. A source
+with no batch applied yet whose first batch does not come (an upgrade from a version
+without chains) starts its chain the same way, with a warning.
 """
 
 from __future__ import annotations
@@ -73,16 +75,7 @@ class Chains:
         if now - gap.since >= GAP_PATIENCE:
             del self.gaps[partition]
             self.given_up.add(partition)
-            self.detector.metrics.partials_gaps.inc()
-            log.error(
-                "partials partition %d: ingest batches of calls partitions %s before offset "
-                "%d never arrived in %.0f s; their calls are not counted (was the fold agent "
-                "down longer than the partials topic keeps them?)",
-                partition,
-                sorted(late),
-                offset,
-                GAP_PATIENCE,
-            )
+            self._give_up(partition, offset, late, chain)
             return True
         if now - gap.read_again_at >= READ_AGAIN_EVERY:
             gap.read_again_at = now
@@ -101,6 +94,30 @@ class Chains:
         for source in span.ranges:
             self.applied_at[partition, source] = offset
         return None if chain == before else chains_table.encode(chain)
+
+    def _give_up(self, partition: int, offset: int, late: set[int], chain: Chain) -> None:
+        lost = sorted(s for s in late if s in chain)
+        if lost:
+            self.detector.metrics.partials_gaps.inc()
+            log.error(
+                "partials partition %d: ingest batches of calls partitions %s before offset "
+                "%d never arrived in %.0f s; their calls are not counted (was the fold agent "
+                "down longer than the partials topic keeps them?)",
+                partition,
+                lost,
+                offset,
+                GAP_PATIENCE,
+            )
+        if len(lost) < len(late):
+            log.warning(
+                "partials partition %d: no batch before offset %d of calls partitions %s was "
+                "ever applied here; their chain starts there (once after upgrading from a "
+                "version without fold chains, or if the calls topic's first offsets could "
+                "not be read)",
+                partition,
+                offset,
+                sorted(late.difference(lost)),
+            )
 
     async def _read_again(self, partition: int, offset: int, sources: set[int]) -> None:
         """Seek to just after the last message applied of ``sources`` (what is missing
