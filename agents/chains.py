@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
 
+from agents.consistency import read_again
 from detector.partials import Chain, Span, advance, behind, follows, give_up
 from tables import chains as chains_table
 
@@ -122,7 +123,8 @@ class Chains:
     async def _read_again(self, partition: int, offset: int, sources: set[int]) -> None:
         """Seek to just after the last message applied of ``sources`` (what is missing
         comes after it; messages applied since are skipped as seen), or, if one has none
-        since the assignment, every partition to its committed offset."""
+        since the assignment, to the partition's committed offset (nothing after it is
+        acknowledged: what was dropped is not)."""
         consumer = self.detector.app.consumer
         known = [self.applied_at.get((partition, s)) for s in sources]
         last = min(o for o in known if o is not None) if known and None not in known else None
@@ -132,12 +134,12 @@ class Chains:
             partition,
             offset,
             sorted(sources),
-            "the committed offsets" if last is None else f"offset {last + 1}",
+            "its committed offset" if last is None else f"offset {last + 1}",
         )
+        tp = TP(self.detector.topics.partials.get_topic_name(), partition)
         if last is None:
-            await consumer.perform_seek()
+            await read_again(self.detector.app, tp)
         else:
-            tp = TP(self.detector.topics.partials.get_topic_name(), partition)
             await consumer.seek(tp, last + 1)
 
     def forget(self, *_: Any) -> None:

@@ -1,6 +1,6 @@
-"""After a rebalance the worker's consumer reads again what Faust dropped: a partition
-with nothing committed is sought back to its beginning, not left past the records
-fetched (``agents.consistency``)."""
+"""The fold agent's consumer reads a partition again from its committed offset, or from
+its beginning when nothing is committed, not from past the records fetched
+(``agents.consistency.rewind``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agents.consistency import seek_to_committed
+from agents.consistency import rewind
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ async def _offsets(consumer: AIOKafkaConsumer, count: int) -> list[int]:
     return got
 
 
-async def test_records_read_are_read_again_from_the_committed_offset_or_the_start(
+async def test_a_partition_is_read_again_from_the_committed_offset_or_the_start(
     kafka: str, unique: str, producer: AIOKafkaProducer
 ) -> None:
     topic = f"seek-{unique}"
@@ -47,13 +47,12 @@ async def test_records_read_are_read_again_from_the_committed_offset_or_the_star
     await consumer.start()
     try:
         assert await _offsets(consumer, 5) == [0, 1, 2, 3, 4]
-        await seek_to_committed(consumer, skip={topic})  # A changelog: left where it is.
-        assert await consumer.position(tp) == 5
-        # Nothing committed: back to the start (aiokafka alone leaves the position at 5).
-        assert await seek_to_committed(consumer) == {tp: None}
+        # Nothing committed: back to the start (aiokafka's seek_to_committed leaves it at 5).
+        assert await rewind(consumer, tp) == 0
+        assert await consumer.position(tp) == 0
         assert await _offsets(consumer, 5) == [0, 1, 2, 3, 4]
         await consumer.commit({tp: 3})
-        assert await seek_to_committed(consumer) == {tp: 3}
+        assert await rewind(consumer, tp) == 3
         assert await _offsets(consumer, 2) == [3, 4]
     finally:
         await consumer.stop()

@@ -19,13 +19,13 @@ from tables import chains as chains_table
 
 class _Consumer:
     def __init__(self) -> None:
-        self.seeks: list[tuple[TP, int] | str] = []
+        self.seeks: list[tuple[TP, int]] = []
 
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
 
-    async def perform_seek(self) -> None:
-        self.seeks.append("committed")
+    async def read_again(self, tp: TP) -> None:
+        self.seeks.append((tp, -1))
 
 
 def _chains() -> tuple[Chains, _Consumer, Counter]:
@@ -77,7 +77,7 @@ def test_a_source_never_applied_reads_every_partition_again_and_starts_without_l
 
     async def run() -> None:
         assert not await chains.admit(0, 8, later, 0.0)
-        assert consumer.seeks == ["committed"]
+        assert consumer.seeks == [(TP("partials", 0), -1)]  # From its committed offset.
         assert await chains.admit(0, 8, later, GAP_PATIENCE)
         _apply(chains, 0, 8, later)
         assert gaps._value.get() == 0  # Nothing applied before it: nothing counted lost.
