@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = os.environ.get("DETECTOR_TEST_BROKER", "127.0.0.1:9092")
@@ -78,6 +78,16 @@ async def _delete_topics_named(kafka: str, part: str) -> None:
         names = [t for t in await admin.list_topics() if part in t]
         if names:
             await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+async def create_topics(kafka: str, *topics: NewTopic) -> None:
+    """Create ``topics`` (named with the test's ``unique`` part, so deleted after it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics(list(topics))
     finally:
         await admin.close()
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from agents.consistency import rewind
+from tests.integration.conftest import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +30,7 @@ async def test_a_partition_is_read_again_from_the_committed_offset_or_the_start(
 ) -> None:
     topic = f"seek-{unique}"
     tp = TopicPartition(topic, 0)
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
+    await create_topics(kafka, NewTopic(topic, 1, 1))
     for i in range(5):
         await producer.send_and_wait(topic, str(i).encode(), partition=0)
     consumer = AIOKafkaConsumer(

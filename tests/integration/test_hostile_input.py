@@ -11,10 +11,10 @@ from collections.abc import Callable
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.structs import ConsumerRecord
 
-from tests.integration.conftest import WorkerProcess, eventually
+from tests.integration.conftest import WorkerProcess, create_topics, eventually
 from tests.integration.metrics_scrape import scrape, value
 
 pytestmark = pytest.mark.integration
@@ -295,12 +295,7 @@ async def test_a_batch_of_ten_thousand_new_operations_is_counted(
     n = 12_000
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
     # One partition, all sent before the worker starts: one batch, one partials message.
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
+    await create_topics(kafka, NewTopic(topic, 1, 1))
     now = time.time()
     for i in range(n):
         name = f"Order.{i:05d}.{'x' * 80}"
