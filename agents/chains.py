@@ -1,16 +1,19 @@
 """Partials applied in their order, none skipped (``detector.partials.follows``): a message
-that comes after one not applied yet is held back, and its partition is read again from
-the last message applied.
+that comes after one not applied yet is held back (not acknowledged), and its partition
+is read again from the last message applied.
 
 Faust delivers the partials at least once, but around a rebalance not always without
 gaps: it clears its queues when it resumes, after it has sought back to the committed
 offsets, so messages fetched in between are dropped for good while later ones flow on.
 Reading again from the gap gives the missing messages, then the held ones, in order.
+A held message is not acknowledged, so the committed offset never passes it (nor a
+dropped one, never acknowledged either): reading again from the committed offset, when
+nothing of the partition has been applied since its assignment, finds them too.
 
-A gap that does not fill (the missing batch is gone: the partials topic keeps a day,
-and a fold agent down longer loses what it did not read) is given up after
-``GAP_PATIENCE``: the message is applied, and an error names what is lost. A source
-with no batch applied yet whose first batch does not come (an upgrade from a version
+When the first message held is delivered again and still comes after a gap, what is
+missing is not on the topic (the partials topic keeps a day: a fold agent down longer
+loses what it did not read): the gap is given up there, with an error naming what is
+lost. A source with no batch applied here at all (once, after an upgrade from a version
 without chains) starts its chain the same way, with a warning.
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from faust.types import TP
 
@@ -30,15 +33,17 @@ if TYPE_CHECKING:
     from agents.context import Detector
 
 log = logging.getLogger(__name__)
-GAP_PATIENCE = 60.0
-"""Seconds a gap may last (read again every ``READ_AGAIN_EVERY``) before it is given up."""
 READ_AGAIN_EVERY = 5.0
+"""Seconds before a gap not filled yet is read again (the first time: at once)."""
+
+Admission = Literal["apply", "skip", "hold"]
 
 
 @dataclass(slots=True)
 class _Gap:
-    since: float
-    read_again_at: float
+    held_from: int  # The offset of the first message held.
+    read_again_at: float = float("-inf")
+    sought: bool = False  # Read again since: a message up to ``held_from`` is a re-delivery.
 
 
 class Chains:
@@ -60,28 +65,29 @@ class Chains:
         )
         return found or {}
 
-    async def admit(self, partition: int, offset: int, span: Span, now: float) -> bool:
-        """Whether to apply the message at ``offset`` of ``partition``: it is the next of
-        its chain (or the gap before it was given up); not if already applied or if it
-        comes after a gap (then the partition is read again from the gap)."""
+    async def admit(self, partition: int, offset: int, span: Span, now: float) -> Admission:
+        """Apply the message at ``offset`` of ``partition`` (the next of its chain, or the
+        first held after a gap that is not on the topic), skip it (applied before), or
+        hold it (it comes after a gap: the partition is read again from the gap)."""
         chain = self.chain(partition)
         verdict = follows(chain, span)
         if verdict == "seen":
-            return False
+            return "skip"
         if verdict == "next":
             self.gaps.pop(partition, None)
-            return True
-        gap = self.gaps.setdefault(partition, _Gap(now, float("-inf")))
+            return "apply"
         late = behind(chain, span)
-        if now - gap.since >= GAP_PATIENCE:
+        gap = self.gaps.setdefault(partition, _Gap(offset))
+        if gap.sought and offset <= gap.held_from:
             del self.gaps[partition]
             self.given_up.add(partition)
             self._give_up(partition, offset, late, chain)
-            return True
+            return "apply"
         if now - gap.read_again_at >= READ_AGAIN_EVERY:
             gap.read_again_at = now
+            gap.sought = True
             await self._read_again(partition, offset, late)
-        return False
+        return "hold"
 
     def applied(self, partition: int, offset: int, span: Span) -> Any:
         """Note the message applied: the chain to store under the partition's key, or
@@ -102,12 +108,11 @@ class Chains:
             self.detector.metrics.partials_gaps.inc()
             log.error(
                 "partials partition %d: ingest batches of calls partitions %s before offset "
-                "%d never arrived in %.0f s; their calls are not counted (was the fold agent "
+                "%d are not on the topic; their calls are not counted (was the fold agent "
                 "down longer than the partials topic keeps them?)",
                 partition,
                 lost,
                 offset,
-                GAP_PATIENCE,
             )
         if len(lost) < len(late):
             log.warning(

@@ -33,22 +33,26 @@ _RETRY_SECONDS = 1.0
 def register(detector: Detector) -> None:
     @detector.app.agent(detector.topics.partials, name="fold")
     async def fold(stream: Any) -> None:
-        async for event in stream.events():
+        # Acknowledged by hand: a message held back after a gap is not (``agents.chains``).
+        async for event in stream.noack().events():
             message = event.message
-            await fold_message(detector, message.partition, message.offset, event.value)
+            if await fold_message(detector, message.partition, message.offset, event.value):
+                event.ack()
 
 
-async def fold_message(detector: Detector, partition: int, offset: int, raw: bytes) -> None:
+async def fold_message(detector: Detector, partition: int, offset: int, raw: bytes) -> bool:
+    """Fold one message of the partials topic; whether to acknowledge it."""
     async with detector.judging:
-        await _fold(detector, partition, offset, raw, time.time())
+        return await _fold(detector, partition, offset, raw, time.time())
 
 
-async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now: float) -> None:
+async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now: float) -> bool:
     settings = detector.settings
     items, caught_up, span = partials.decode(raw)
     detector.progress.heard(partition, caught_up, now)
-    if not await detector.fold_chains.admit(partition, offset, span, now):
-        return
+    admission = await detector.fold_chains.admit(partition, offset, span, now)
+    if admission != "apply":
+        return admission == "skip"
     detector.lifecycles.begin()
     retention = settings.window_retention_seconds
     changed: list[tuple[str, OperationWindows]] = []
@@ -90,6 +94,7 @@ async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now
     chain = detector.fold_chains.applied(partition, offset, span)
     if chain is not None:
         await _written(detector.chains, partition, {chains_table.key(partition): chain})
+    return True
 
 
 async def _durable(
