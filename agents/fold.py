@@ -33,26 +33,46 @@ _RETRY_SECONDS = 1.0
 def register(detector: Detector) -> None:
     @detector.app.agent(detector.topics.partials, name="fold")
     async def fold(stream: Any) -> None:
-        # Acknowledged by hand: a message held back after a gap is not (``agents.chains``).
+        # Acknowledged by hand: not a message whose missing predecessors could not be
+        # read now (``agents.chains``), so the committed offset does not pass it.
         async for event in stream.noack().events():
             message = event.message
             if await fold_message(detector, message.partition, message.offset, event.value):
                 event.ack()
 
+    @detector.app.on_before_shutdown.connect
+    async def stop_reader(_app: Any, /, *_: Any, **__: Any) -> None:
+        await detector.fold_chains.stop()
+
 
 async def fold_message(detector: Detector, partition: int, offset: int, raw: bytes) -> bool:
-    """Fold one message of the partials topic; whether to acknowledge it."""
+    """Fold one message of the partials topic, after the ones missing before it; whether
+    to acknowledge it."""
     async with detector.judging:
-        return await _fold(detector, partition, offset, raw, time.time())
+        now = time.time()
+        chains = detector.fold_chains
+        message = partials.decode(raw)
+        if chains.admit(partition, offset, message[2], False) == "gap":
+            missed = await chains.missing(partition, offset, message[2])
+            if missed is None:
+                return False
+            for at, body in missed:
+                await _fold(detector, partition, at, partials.decode(body), now)
+                chains.acknowledge(partition, at)
+        await _fold(detector, partition, offset, message, now)
+        return True
 
 
-async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now: float) -> bool:
+async def _fold(
+    detector: Detector, partition: int, offset: int, message: partials.Decoded, now: float
+) -> None:
+    """Apply one message, unless applied before; a gap before it is given up (everything
+    before it was read)."""
     settings = detector.settings
-    items, caught_up, span = partials.decode(raw)
+    items, caught_up, span = message
     detector.progress.heard(partition, caught_up, now)
-    admission = await detector.fold_chains.admit(partition, offset, span, now)
-    if admission != "apply":
-        return admission == "skip"
+    if detector.fold_chains.admit(partition, offset, span, True) == "skip":
+        return
     detector.lifecycles.begin()
     retention = settings.window_retention_seconds
     changed: list[tuple[str, OperationWindows]] = []
@@ -94,7 +114,6 @@ async def _fold(detector: Detector, partition: int, offset: int, raw: bytes, now
     chain = detector.fold_chains.applied(partition, offset, span)
     if chain is not None:
         await _written(detector.chains, partition, {chains_table.key(partition): chain})
-    return True
 
 
 async def _durable(

@@ -235,7 +235,11 @@ def encode(
     ]
 
 
-def decode(raw: bytes) -> tuple[list[Partial], dict[int, bool], Span]:
+Decoded = tuple[list[Partial], dict[int, bool], Span]
+"""A partials message: its partials, the ingest's caught-up flags, its span."""
+
+
+def decode(raw: bytes) -> Decoded:
     data = orjson.loads(raw)
     caught_up = {int(p): bool(c) for p, c in data["c"]}
     ranges = data.get("s", [])

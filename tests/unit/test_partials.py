@@ -4,7 +4,7 @@ once however often they are delivered."""
 from __future__ import annotations
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector import partials
@@ -175,6 +175,7 @@ def _messages(draw: st.DrawFn) -> list[partials.Span]:
     return [*out, partials.Span(marks={s: e for s, e in ends.items() if e >= 0})]
 
 
+@settings(deadline=None)  # A consumer's whole run per example: its time varies.
 @given(_messages(), st.data())
 def test_however_the_consumer_drops_or_repeats_messages_each_is_applied_once_in_order(
     messages: list[partials.Span], data: st.DataObject
