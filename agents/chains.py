@@ -110,8 +110,8 @@ class Chains:
                 start = await self._committed(tp)
             log.warning(
                 "partials partition %d: the message at offset %d follows one of calls "
-                "partitions %s not applied yet (dropped around a rebalance); reading %s "
-                "to it again",
+                "partitions %s not applied yet (dropped around a rebalance, or none since an "
+                "upgrade); reading %s to it again",
                 partition,
                 offset,
                 sorted(sources),
