@@ -51,7 +51,6 @@ class Chains:
         # (partials partition, source partition) -> offset of the last message applied
         # that covered the source, since the partition was assigned.
         self.applied_at: dict[tuple[int, int], int] = {}
-        self.given_up: set[int] = set()  # Partitions whose next ``applied`` gives a gap up.
         self.reader: AIOKafkaConsumer | None = None
 
     def chain(self, partition: int) -> Chain:
@@ -76,18 +75,16 @@ class Chains:
             return "apply"
         if not definitive:
             return "gap"
-        self.given_up.add(partition)
         self._give_up(partition, offset, behind(chain, span), chain)
         return "apply"
 
     def applied(self, partition: int, offset: int, span: Span) -> Any:
         """Note the message applied: the chain to store under the partition's key, or
-        None if it did not change."""
+        None if it did not change. A message applied with sources behind had its gap
+        given up (``admit``): what is missing is noted as if applied."""
         chain = self.chain(partition)
         before = dict(chain)
-        if partition in self.given_up:
-            self.given_up.discard(partition)
-            give_up(chain, span)
+        give_up(chain, span)
         advance(chain, span)
         for source in span.ranges:
             self.applied_at[partition, source] = offset
@@ -203,4 +200,3 @@ class Chains:
     def forget(self, *_: Any) -> None:
         """Partitions moved: what was applied since the assignment starts anew."""
         self.applied_at.clear()
-        self.given_up.clear()
