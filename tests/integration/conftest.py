@@ -122,6 +122,13 @@ async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
     await prod.stop()
 
 
+def afternoon(now: int) -> int:
+    """The simulator's ``utc_offset`` that makes ``now`` 15:00 local: a test's recent
+    traffic is a busy afternoon's whatever the hour it runs (at night the daytime
+    shapes send a call every few minutes, too few to show an incident in 20 min)."""
+    return (15 * 3600 - now) % 86400
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

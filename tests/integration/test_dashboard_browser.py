@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from agents.users import hash_password, put_user
 from detector.access import User
 from detector.simulate import PROFILES, Incident, generate
-from tests.integration.conftest import ROOT, WorkerProcess
+from tests.integration.conftest import ROOT, WorkerProcess, afternoon
 from tests.unit.web_helpers import PASSWORD, write_test_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -49,7 +49,11 @@ async def test_incident_shows_on_the_dashboard_and_its_log(
 
     now = int(time.time())
     incident = Incident("Website.Subscribe", "all_failing", now - 900, now + 600)
-    records = list(generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60, seed=9))
+    records = list(
+        generate(
+            PROFILES[:3], [incident], now - 4 * 3600, now - 60, seed=9, utc_offset=afternoon(now)
+        )
+    )
     records += [
         {
             "operation": "Website.Subscribe",

@@ -17,7 +17,7 @@ from detector.opconfig import DetectionConfig
 from detector.replay import replay
 from detector.simulate import PROFILES, Incident, generate
 from detector.status import Status, StatusChange
-from tests.integration.conftest import WorkerProcess
+from tests.integration.conftest import WorkerProcess, afternoon
 
 pytestmark = pytest.mark.integration
 OPERATIONS = PROFILES[:4]
@@ -28,7 +28,7 @@ def history(now: int) -> tuple[list[dict[str, object]], int]:
     of it; and the boundary replay judges up to (the last event's window start)."""
     start, end = now - 5 * 3600, now - 600
     incident = Incident("Website.Subscribe", "all_failing", now - 3600, now - 2400)
-    records = list(generate(OPERATIONS, [incident], start, end, seed=11))
+    records = list(generate(OPERATIONS, [incident], start, end, seed=11, utc_offset=afternoon(now)))
     last = max(int(r["timestamp"]) for r in records)  # type: ignore[call-overload]
     return records, last // 60 * 60
 

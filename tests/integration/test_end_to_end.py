@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from detector.simulate import PROFILES, Incident, generate
-from tests.integration.conftest import WorkerProcess, free_port
+from tests.integration.conftest import WorkerProcess, afternoon, free_port
 from tests.integration.smtp_server import Inbox, start_smtp
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,16 @@ async def test_an_incident_reaches_the_subscriber_by_mail(
         )
         now = int(time.time())
         incident = Incident("Website.Subscribe", "all_failing", now - 1200, now + 600)
-        records = list(generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60, seed=5))
+        records = list(
+            generate(
+                PROFILES[:3],
+                [incident],
+                now - 4 * 3600,
+                now - 60,
+                seed=5,
+                utc_offset=afternoon(now),
+            )
+        )
         for record in records:
             key = str(record["operation"]).encode()
             await producer.send(worker_env["DETECTOR_CALLS_TOPIC"], orjson.dumps(record), key=key)

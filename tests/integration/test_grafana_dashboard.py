@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from detector.simulate import PROFILES, Incident, generate
-from tests.integration.conftest import WorkerProcess, eventually, free_port
+from tests.integration.conftest import WorkerProcess, afternoon, eventually, free_port
 from tests.integration.test_prometheus import send
 from tests.unit.dashboard_queries import metric_names, queries
 
@@ -42,7 +42,9 @@ async def test_every_dashboard_metric_is_exported_by_a_worker(
     assert len(needed) >= 15
     now = int(time.time())
     incident = Incident("Website.Subscribe", "all_failing", now - 1200, now + 600)
-    records = list(generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60))
+    records = list(
+        generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60, utc_offset=afternoon(now))
+    )
     await send(producer, worker_env["DETECTOR_CALLS_TOPIC"], records)
     # The Alertmanager setting alone (no subscriptions file) starts the notifier and
     # with it the notification metrics.

@@ -18,7 +18,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from detector.simulate import PROFILES, Incident, generate
-from tests.integration.conftest import ROOT, WorkerProcess, eventually
+from tests.integration.conftest import ROOT, WorkerProcess, afternoon, eventually
 from tests.integration.servers import Server, prometheus
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,13 @@ async def test_prometheus_scrapes_the_worker_and_evaluates_the_rules(
     topic = worker_env["DETECTOR_CALLS_TOPIC"]
     now = int(time.time())
     incident = Incident("Website.Subscribe", "all_failing", now - 1200, now + 600)
-    await send(producer, topic, list(generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60)))
+    await send(
+        producer,
+        topic,
+        list(
+            generate(PROFILES[:3], [incident], now - 4 * 3600, now - 60, utc_offset=afternoon(now))
+        ),
+    )
     worker = start_worker()
     server = prometheus(config_for(f"127.0.0.1:{worker.port}", tmp_path), tmp_path / "tsdb")
     server.start()
