@@ -82,6 +82,7 @@ FAMILIES = [
     Family("growth", dataclasses.replace(QUIET, growth_per_week=0.03, steps=(STEP,))),
     Family("scheduled", dataclasses.replace(QUIET, jitter=True)),
     Family("error-wobble", dataclasses.replace(QUIET, error_day=0.3, error_hour=0.2)),
+    Family("retries", dataclasses.replace(QUIET, error_retries=3)),
     Family("realistic", Realism(origin=START, holidays=HOLIDAYS, steps=(STEP,))),
 ]
 

@@ -66,6 +66,12 @@ WOBBLE_MIN_ERRORS = 2.0  # Hours expecting fewer errors say too little about the
 WOBBLE_CLIP = 4.0  # One hour says at most that its ratio was three times normal.
 WOBBLE_CEILING = 0.7  # At most this spread of the log error ratio is allowed for.
 DAY_MIN_ERRORS = 5.0  # Today's earlier hours pin its error ratio once they expected this many.
+CLUMP_DECAY = 0.99  # Per hour: how errors clump is learned over about three days of hours.
+# Before its own errors teach it, an operation's errors are taken to clump as the other
+# operations' do (``shared.error_clump_pool``), worth 20 lone errors of its own: a rare
+# form whose clients retry like the rest would otherwise alarm on its first clumps.
+CLUMP_PRIOR_WEIGHT = 20.0
+CLUMP_CEILING = 8.0  # At most this many errors are taken to come together (each hour too).
 
 
 @lru_cache(maxsize=8192)
@@ -142,6 +148,11 @@ class Baseline:
     within_day: list[float] = field(
         default_factory=lambda: [WOBBLE_PRIOR**2 * WOBBLE_PRIOR_WEIGHT, WOBBLE_PRIOR_WEIGHT]
     )
+    # How errors clump within an hour (a client retrying a failed call at once): [sum of
+    # (k - nq)², sum of nq(1 - q)] over its windows, q the hour's own ratio, over closed
+    # untainted hours, decaying (``error_clump``).
+    error_clumps: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    clump_pool: float = 1.0  # How the other operations' errors clump: the prior.
     # Closed hours waiting for the business-wide factor: [hour start, calls, expected,
     # tainted, weekday bucket, weekend bucket (seen on fewer than two days: -1), days
     # behind each]; see ``Engine.settle`` and docs/detection.md, "Shared shifts".
@@ -263,7 +274,7 @@ class Baseline:
         of the expected errors squared, is the variance of the ratio's own wobble. Each
         hour's say is clipped (a ratio three times normal), so a burst the error rule
         did not catch cannot teach that bursts are normal."""
-        learn_wobble(self.wobble, calls, errors, self.error_ratio, 0.0)
+        learn_wobble(self.wobble, calls, errors, self.error_ratio, 0.0, self.error_clump)
 
     def _learn_day(self, calendar: Calendar) -> None:
         """Learn the closing hour's wobble around its day's pinned ratio, fold the hour
@@ -273,7 +284,9 @@ class Baseline:
         pinned = self.day_ratio()
         if pinned is not None and not self.hour_tainted:
             ratio, doubt = pinned
-            learn_wobble(self.within_day, self.hour_calls, self.hour_errors, ratio, doubt)
+            learn_wobble(
+                self.within_day, self.hour_calls, self.hour_errors, ratio, doubt, self.error_clump
+            )
         start, calls, errors, tainted = self.last_hour
         if not tainted and start >= self.today[0]:
             self.today[1] += calls
@@ -294,7 +307,7 @@ class Baseline:
         if expected < DAY_MIN_ERRORS:
             return None
         prior = max(self.error_wobble, 0.05) ** 2
-        noise = 1.0 / math.sqrt((errors + 0.5) * (expected + 0.5))
+        noise = self.error_clump / math.sqrt((errors + 0.5) * (expected + 0.5))
         shift = math.log((errors + 0.5) / (expected + 0.5)) * prior / (prior + noise)
         return normal * math.exp(shift), prior * noise / (prior + noise)
 
@@ -312,9 +325,39 @@ class Baseline:
         return spread_of(self.within_day)
 
     @property
+    def error_clump(self) -> float:
+        """How many errors come together, weighted by errors: the variance of an error
+        count over the binomial's (its design effect). 1 when they come one by one;
+        about 3.4 when half the failures are retried three times at once."""
+        spread, variance = self.error_clumps
+        prior = CLUMP_PRIOR_WEIGHT
+        return min(max((spread + prior * self.clump_pool) / (variance + prior), 1.0), CLUMP_CEILING)
+
+    @property
     def error_wobble(self) -> float:
         """The learned spread (standard deviation of its log) of the error ratio."""
         return spread_of(self.wobble)
+
+    def learn_windows(self, calls: list[int], errors: list[int]) -> None:
+        """Learn from the windows of the hour that just closed how bursty its traffic is
+        and, unless the hour spent time in a problem status, how its errors clump."""
+        self.learn_burstiness(calls)
+        if not self.hour_tainted:
+            self._learn_clumps(calls, errors)
+
+    def _learn_clumps(self, calls: list[int], errors: list[int]) -> None:
+        """Errors that come together (each failure retried at once) make an error count
+        vary more than the binomial says: learn by how much, against the hour's own ratio
+        (its wobble from hour to hour is ``wobble``'s), each hour's say clipped."""
+        total, failed = sum(calls), sum(errors)
+        if not failed or failed >= total:
+            return
+        q = failed / total
+        variance = total * q * (1 - q)
+        spread = sum((k - n * q) ** 2 for n, k in zip(calls, errors, strict=True))
+        sums = self.error_clumps
+        sums[0] = sums[0] * CLUMP_DECAY + min(spread, CLUMP_CEILING * variance)
+        sums[1] = sums[1] * CLUMP_DECAY + variance
 
     def learn_burstiness(self, minute_counts: list[int]) -> None:
         """Learn how bursty the traffic is from one closed hour of window counts: their
@@ -540,6 +583,8 @@ class Baseline:
         stored.counts(baseline.last_hour, "last_hour", 4)
         stored.counts(baseline.today, "today", 3)
         stored.numbers(baseline.within_day, "within_day", 2, -math.inf)
+        stored.numbers(baseline.error_clumps, "error_clumps", 2)
+        stored.number(baseline.clump_pool, "clump_pool")
         if baseline.hour_start is not None:
             stored.count(baseline.hour_start, "hour_start")
         stored.count(baseline.hour_calls, "hour_calls")
@@ -548,14 +593,17 @@ class Baseline:
         return baseline
 
 
-def learn_wobble(sums: list[float], calls: int, errors: int, ratio: float, doubt: float) -> None:
+def learn_wobble(
+    sums: list[float], calls: int, errors: int, ratio: float, doubt: float, clump: float
+) -> None:
     """Add one closed hour to a wobble's [excess, weight]: its squared deviation from
-    ``ratio`` beyond the binomial variance (and ``doubt``, the variance of the log of an
-    estimated ratio), in units of the expected errors squared; each hour's say clipped."""
+    ``ratio`` beyond the binomial variance (times ``clump``, how errors come together;
+    and ``doubt``, the variance of the log of an estimated ratio), in units of the
+    expected errors squared; each hour's say clipped."""
     expected = calls * ratio
     if expected < WOBBLE_MIN_ERRORS:
         return
-    binomial = expected * (1 - ratio) + doubt * expected**2
+    binomial = clump * expected * (1 - ratio) + doubt * expected**2
     excess = min((errors - expected) ** 2 - binomial, WOBBLE_CLIP * expected**2)
     sums[0] = sums[0] * WOBBLE_DECAY + excess
     sums[1] = sums[1] * WOBBLE_DECAY + expected**2

@@ -225,7 +225,7 @@ class Engine:
             st.looped_normal += (min(1.0, counts.looped / calls) - st.looped_normal) * rate
         problem = st.status in PROBLEMS
         if end % 3600 == 0 and len(st.recent_calls) == self.keep:
-            st.baseline.learn_burstiness(st.recent_calls)  # The hour that just ended.
+            st.baseline.learn_windows(st.recent_calls, st.recent_errors)  # The hour ended.
         st.baseline.learn(start, end, calls, counts.errors, problem, calendar)
         st.last_boundary = end
         return self._transition(st, operation, rule, finding, end, calls)
@@ -331,6 +331,7 @@ class Engine:
             learning,
             baseline.error_wobble,
             baseline.pinned_ratio,
+            baseline.error_clump,
         )
         if found is not None:
             since = start + self.window - found.observed["minutes"] * 60

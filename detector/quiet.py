@@ -273,7 +273,7 @@ def quiet_windows(
         st.calm += done
         if end % 3600 == 0:  # The hour's last window: as ``Engine._step`` closes the hour.
             if len(st.recent_calls) == keep:
-                base.learn_burstiness(st.recent_calls)
+                base.learn_windows(st.recent_calls, st.recent_errors)
             base.end_hour(end, engine.calendar)
     return done
 

@@ -36,7 +36,7 @@ from detector.lifecycle import batch as lifecycle_batch
 from detector.lifecycle.tracker import Lifecycle, Policy, Snapshot
 from detector.opconfig import DetectionConfig
 from detector.repeats import Memory
-from detector.shared import hour_factors, sibling_shifts, weekend_evidence
+from detector.shared import error_clump_pool, hour_factors, sibling_shifts, weekend_evidence
 from detector.state import OperationState
 from detector.status import StatusChange
 from detector.windows import Batch, Sums, WindowCounts, closed_until, sums
@@ -422,9 +422,11 @@ def settle_all(engine: Engine, states: Mapping[str, OperationState | None]) -> N
         (st.baseline.pending for st in waiting.values() if not st.baseline.votes),
     )
     holiday = weigh_holiday(voters, sorted(factors), engine.calendar)
+    pool = error_clump_pool(st.baseline.error_clumps for st in states.values() if st is not None)
     for state in states.values():
         if state is not None:
             state.baseline.holiday = list(holiday)
+            state.baseline.clump_pool = pool
     shifts = sibling_shifts(
         (
             (op, st.integration, st.baseline.pending)

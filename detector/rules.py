@@ -45,7 +45,7 @@ class Finding:
     expected: dict[str, Any] = field(default_factory=dict)
 
 
-def wilson_lower(k: int, n: int) -> float:
+def wilson_lower(k: float, n: float) -> float:
     """Lower confidence bound of a ratio k/n (Wilson score), honest for small n."""
     p, z2 = k / n, Z * Z
     centre = p + z2 / (2 * n)
@@ -72,7 +72,7 @@ _WOBBLE_BINS = [
 ]
 
 
-def wobbly_upper_log_p(k: int, n: int, q: float, wobble: float) -> float:
+def wobbly_upper_log_p(k: float, n: float, q: float, wobble: float) -> float:
     """log P(X >= k) bound for X ~ Binomial(n, Q), the ratio Q wobbling log-normally
     around ``q`` with spread ``wobble`` (hour to hour, day to day): the binomial's
     mixture over the wobble. For a few calls it is the binomial; for many, the
@@ -96,13 +96,15 @@ def error_spike(
     learning: bool,
     wobble: float = 0.0,
     pinned: Callable[[], tuple[float, float] | None] | None = None,
+    clump: float = 1.0,
 ) -> Finding | None:
     """``lookbacks``: (minutes, calls, errors), shortest first; the strongest finding
     wins. ``wobble``: the operation's learned spread of its error ratio
     (``Baseline.error_wobble``). ``pinned``: today's ratio from its earlier hours and
     the spread left around it (``Baseline.pinned_ratio``), asked for only when some
     lookback has the effect: the surprise is judged against the day's own level, the
-    effect against the normal."""
+    effect against the normal. ``clump``: how many errors come together
+    (``Baseline.error_clump``): k errors in clumps are as sure as k / clump alone."""
     reference = PRIOR_RATIO if learning else normal
     severe, clear = severe_ratio(reference), clear_ratio(reference)
     effect = severe if learning else min(severe, clear)  # No status below this ratio.
@@ -122,11 +124,12 @@ def error_spike(
             else:
                 surprise = reference
             allowance = surprise * 1.5 + 0.002  # Day-to-day wobble of the normal ratio.
-        if binomial_upper_log_p(k, n, allowance) > log_p:
+        alone, among = k / clump, n / clump
+        if binomial_upper_log_p(alone, among, allowance) > log_p:
             continue  # Cheap first: not surprising even without the wobble.
-        if wobble and wobbly_upper_log_p(k, n, surprise + 0.002, wobble) > log_p:
+        if wobble and wobbly_upper_log_p(alone, among, surprise + 0.002, wobble) > log_p:
             continue  # The learned wobble replaces the fixed allowance's guess.
-        if wilson_lower(k, n) >= severe:
+        if wilson_lower(alone, among) >= severe:
             status = Status.MANY_PROBLEMS
         elif ratio >= clear and not learning:
             status = Status.SOME_PROBLEMS

@@ -51,6 +51,22 @@ def _weighted_median(votes: list[tuple[float, float]]) -> float:
     return ordered[-1][0]
 
 
+CLUMP_VOTER = 20.0  # Operations whose errors weigh less say too little of how they clump.
+
+
+def error_clump_pool(clumps: Iterable[list[float]]) -> float:
+    """How errors clump across operations (the clients' retries are often the same
+    library's), from each one's ``Baseline.error_clumps``: the weighted median of the
+    operations that learned from enough errors, weights as the activity factor's; 1
+    (errors come one by one) with fewer than ``MIN_VOTERS``."""
+    votes = [
+        (spread / variance, min(variance, MAX_WEIGHT))
+        for spread, variance in clumps
+        if variance >= CLUMP_VOTER
+    ]
+    return max(1.0, _weighted_median(votes)) if len(votes) >= MIN_VOTERS else 1.0
+
+
 SHIFT_CLIP = 0.5  # Siblings' incidents move an operation's factor at most this far.
 TEACHING = 20.0  # Hours expecting fewer calls are too noisy to teach the siblings' share.
 

@@ -87,6 +87,9 @@ class Realism:
     error_day: float = 0.3
     error_hour: float = 0.2
     hour_integration: float = 0.0  # Shared by the operations of one integration.
+    # Clients that retry a failed call at once, this many times, each failing again (a
+    # validation error, a bad token): about half of the failures come as a clump.
+    error_retries: int = 0
 
 
 PLAIN = Realism(0, 0, 0, 0, 0, False, frozenset(), 0.0, 0, (), False, 0, 0, 0)
@@ -318,6 +321,10 @@ def _day(
     counts = rng.poisson(rates)
     errors = rng.binomial(counts, np.clip(ratio, 0, 1))
     retries = rng.binomial(counts - errors, profile.retry_ratio)
+    if realism.error_retries:  # Its own draws: the traffic around it stays the same.
+        retried = _rng(seed, profile.operation, day_start, "retries").binomial(errors, 0.5)
+        counts += realism.error_retries * retried
+        errors += realism.error_retries * retried
     resent = np.zeros(1440, dtype=np.int64)
     if looping.any():  # Its own draws: the traffic around it stays the same.
         loop_rng = _rng(seed, profile.operation, day_start, "resend_loop")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 
-def binomial_upper_log_p(k: int, n: int, q: float) -> float:
+def binomial_upper_log_p(k: float, n: float, q: float) -> float:
     """log P(X >= k) bound for X ~ Binomial(n, q); 0.0 when k/n <= q."""
     if n <= 0 or k <= n * q:
         return 0.0

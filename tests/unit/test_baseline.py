@@ -216,6 +216,55 @@ def test_the_days_own_hours_pin_its_error_ratio_and_the_wobble_left_within_it() 
     assert baseline.hour_wobble == pytest.approx(0.1, abs=0.06)
 
 
+def clumped_hour(
+    rng: np.random.Generator, rate: float, ratio: float, retries: int
+) -> tuple[list[int], list[int]]:
+    """An hour of minute windows whose failed calls are each retried ``retries`` times
+    at once (failing again) by half the clients."""
+    calls = rng.poisson(rate, 60)
+    errors = rng.binomial(calls, ratio)
+    again = retries * rng.binomial(errors, 0.5)
+    return [int(x) for x in calls + again], [int(x) for x in errors + again]
+
+
+def test_errors_retried_at_once_teach_how_they_clump() -> None:
+    """Half the failures retried three times at once: errors come about 3.4 at a time
+    (the variance of an error count over the binomial's, E[c²]/E[c]); failures one by
+    one: 1. Hours spent in a problem status teach nothing."""
+    rng = np.random.default_rng(11)
+    lone, retried, tainted = Baseline(), Baseline(), Baseline()
+    tainted.hour_tainted = True
+    for _ in range(48):
+        lone.learn_windows(*clumped_hour(rng, 5.0, 0.03, 0))
+        retried.learn_windows(*clumped_hour(rng, 5.0, 0.03, 3))
+        tainted.learn_windows(*clumped_hour(rng, 5.0, 0.03, 3))
+    assert lone.error_clump == pytest.approx(1.0, abs=0.15)
+    assert retried.error_clump == pytest.approx(3.3, abs=0.5)
+    assert tainted.error_clumps == [0.0, 0.0]
+    assert tainted.error_clump == 1.0
+
+
+def test_a_rare_operation_takes_the_others_clumps_until_its_own_errors_say_otherwise() -> None:
+    rare = Baseline(clump_pool=3.0)
+    assert rare.error_clump == 3.0
+    for _ in range(200):  # 200 hours of one lone failure each.
+        rare.learn_windows([1] * 60, [1] + [0] * 59)
+    assert rare.error_clump < 1.5  # The decaying sums weigh about 100 of its own errors.
+
+
+@given(
+    st.lists(st.integers(0, 10_000), min_size=60, max_size=60),
+    st.lists(st.integers(0, 10_000), min_size=60, max_size=60),
+)
+def test_the_error_clump_is_bounded_and_stored(calls: list[int], errors: list[int]) -> None:
+    baseline = Baseline()
+    errors = [min(e, n) for n, e in zip(calls, errors, strict=True)]
+    baseline.learn_windows(calls, errors)
+    baseline.learn_windows(calls[::-1], errors[::-1])
+    assert 1.0 <= baseline.error_clump <= 8.0
+    assert Baseline.from_dict(baseline.to_dict()).error_clump == baseline.error_clump
+
+
 def test_busy_bursty_minutes_are_judged_by_volume_clumped_ones_are_batches() -> None:
     """A mailer at 17 calls a minute whose rate wobbles by 60% from minute to minute is
     7 times burstier than Poisson, yet judged by volume (without voting for the shared

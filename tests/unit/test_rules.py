@@ -155,6 +155,40 @@ def test_a_pinned_day_judges_the_error_ratio_against_the_days_own_level() -> Non
     assert rules.error_spike(evening, 0.053, DEFAULT_RULE, False, 0.34, pinned=bad_day) is None
 
 
+def test_errors_that_come_together_count_as_fewer_failures() -> None:
+    """4 of 5 calls failing on a 1.4% operation: one client retrying a failure three
+    times where errors clump (3.4 at a time), an incident where they come one by one;
+    everything failing on a busy operation is many problems either way."""
+    retried = [(5, 5, 4)]
+    assert rules.error_spike(retried, 0.014, DEFAULT_RULE, False) is not None
+    assert rules.error_spike(retried, 0.014, DEFAULT_RULE, False, clump=3.4) is None
+    failing = [(5, 200, 190)]
+    found = rules.error_spike(failing, 0.014, DEFAULT_RULE, False, clump=3.4)
+    assert found is not None
+    assert found.status is Status.MANY_PROBLEMS
+
+
+@given(
+    st.integers(1, 200),
+    st.integers(1, 200),
+    st.floats(0.001, 0.5),
+    st.floats(0.0, 0.7),
+    st.floats(1.0, 8.0),
+)
+def test_clumps_only_ever_weaken_the_evidence(
+    k: int, n: int, q: float, wobble: float, clump: float
+) -> None:
+    k = min(k, n)
+    lookbacks = [(60, n, k)]
+    plain = rules.error_spike(lookbacks, q, DEFAULT_RULE, False, wobble)
+    clumped = rules.error_spike(lookbacks, q, DEFAULT_RULE, False, wobble, clump=clump)
+    rank = {None: 0, Status.SOME_PROBLEMS: 1, Status.MANY_PROBLEMS: 2}
+    assert (
+        rank[None if clumped is None else clumped.status]
+        <= rank[None if plain is None else plain.status]
+    )
+
+
 @given(st.integers(1, 200), st.integers(1, 200), st.floats(0.001, 0.5), st.floats(0.01, 0.7))
 def test_the_wobble_only_ever_weakens_the_evidence(k: int, n: int, q: float, wobble: float) -> None:
     k = min(k, n)

@@ -19,6 +19,7 @@ from detector.shared import (
     LIMIT,
     SHIFT_CLIP,
     activity_factor,
+    error_clump_pool,
     hour_factors,
     sibling_shifts,
     weekend_evidence,
@@ -236,3 +237,30 @@ def test_replay_settles_each_operation_with_its_share_of_its_siblings_shift() ->
     shift = math.log(40.5 / 50.5)  # Order's, Subscribe's sibling.
     assert math.isclose(given_factors["Subscribe"] or 0.0, 0.5 * shift, rel_tol=1e-6)
     assert given_factors["Mail"] == 0.0
+
+
+def test_the_clump_pool_is_the_median_of_operations_that_saw_enough_errors() -> None:
+    retrying = [[340.0, 100.0], [68.0, 20.0], [3400.0, 1000.0], [900.0, 900.0]]  # One alone.
+    assert error_clump_pool(retrying) == 3.4
+    assert error_clump_pool([*retrying, [1.0, 1.0], [80.0, 10.0]]) == 3.4  # Too few errors.
+    assert error_clump_pool(retrying[:2]) == 1.0  # Two operations cannot speak for all.
+    assert error_clump_pool([[50.0, 100.0]] * 3) == 1.0  # Never below one by one.
+
+
+def test_replay_hands_every_operation_the_pool_of_error_clumps() -> None:
+    class Settled:
+        calendar = Calendar(ZoneInfo("UTC"))
+
+        def settle(self, *_: object) -> None:
+            pass
+
+    clumps = ([340.0, 100.0], [330.0, 100.0], [350.0, 100.0], [0.0, 0.0])
+    states = {
+        f"Op{i}": OperationState(
+            "web", 0, 0, Baseline(pending=[[0, 10.0, 10.0, 0.0]], error_clumps=c)
+        )
+        for i, c in enumerate(clumps)
+    }
+    settle_all(cast(Engine, Settled()), states)
+    assert {s.baseline.clump_pool for s in states.values()} == {3.4}
+    assert states["Op3"].baseline.error_clump == 3.4

@@ -146,6 +146,18 @@ def test_campaigns_reach_forms_only() -> None:
         assert (real > 1.05 * plain) == (profile.operation in FORMS)
 
 
+def test_clients_retrying_failures_add_failing_calls_in_clumps() -> None:
+    week = MONDAY + 7 * DAY
+    retrying = dataclasses.replace(PLAIN, error_retries=3)
+    form = PROFILES[2]  # Registration: 10% failing.
+    plain = list(generate([form], [], MONDAY, week, seed=5))
+    real = list(generate([form], [], MONDAY, week, seed=5, realism=retrying))
+    (calls, errors), (more_calls, more_errors) = tally(plain), tally(real)
+    assert more_calls - calls == more_errors - errors  # Every retry fails again ...
+    assert (more_errors - errors) % 3 == 0  # ... three at a time ...
+    assert 1.2 * errors < more_errors - errors < 1.8 * errors  # ... for half the failures.
+
+
 def test_the_operations_of_one_integration_share_their_hourly_wobble() -> None:
     """Subscribe and Registration (website) move together hour by hour; AuthCode (app)
     moves on its own."""

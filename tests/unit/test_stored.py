@@ -119,6 +119,9 @@ def test_unsound_states_are_refused(state_record: dict[str, Any], field: str, ba
         ("dispersion", 0.0),
         ("error_calls", -5.0),
         ("hour_tainted", "yes"),
+        ("error_clumps", [1.0, -1.0]),
+        ("error_clumps", [1.0]),
+        ("clump_pool", math.nan),
     ],
 )
 def test_unsound_baselines_are_refused(
