@@ -22,21 +22,32 @@ from tests.unit.web_helpers import write_test_users
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 OPERATION = "Crm.ContactSync"
 EMAIL = "anna.customer@example.com"
-PATTERN = "failed around 03:00 on 3 of the last 3 days"
+
+
+def night(now: int) -> int:
+    """The hour of day the history's failures come back at: twelve hours from now, so
+    the last 40 minutes' failures never fall near it, whatever the hour the test runs."""
+    return (now // 3600 + 12) % 24
+
+
+def pattern(now: int) -> str:
+    return f"failed around {night(now):02d}:00 on 3 of the last 3 days"
 
 
 def traffic(now: int) -> list[dict[str, Any]]:
-    """Three days of calls failing at 03:00 each night, then the last 40 minutes of
-    followed events: 5 delivered after a retry, 30 failed with one error, 4 stuck in
-    processing since 35 minutes ago, 3 in processing for a minute (7 in flight)."""
+    """Calls for five days, failing at ``night(now)`` two, three and four days ago (not
+    yesterday: near midnight the last 40 minutes fall on yesterday and would make its
+    peak hour theirs), then the last 40 minutes of followed events: 5 delivered after a
+    retry, 30 failed with one error, 4 stuck in processing since 35 minutes ago, 3 in
+    processing for a minute (7 in flight)."""
     base = {"operation": OPERATION, "integration": "crm"}
     out: list[dict[str, Any]] = []
     today = now // 86400 * 86400
-    for ts in range(now - 3 * 86400, now - 2700, 600):
+    for ts in range(now - 5 * 86400, now - 2700, 600):
         out.append(base | {"status": "ok", "timestamp": ts})
-    for day in (1, 2, 3):
-        night = today - day * 86400 + 3 * 3600
-        out += [base | {"status": "error", "timestamp": night + 60 * i, "error_code": "500"}
+    for day in (2, 3, 4):
+        at = today - day * 86400 + night(now) * 3600
+        out += [base | {"status": "error", "timestamp": at + 60 * i, "error_code": "500"}
                 for i in range(5)]  # fmt: skip
 
     def event(name: str, at: float, steps: list[tuple[str, float]], **fields: Any) -> None:
@@ -96,11 +107,11 @@ async def test_the_log_shows_events_stuck_first_with_timelines_groups_and_filter
             await page.wait_for_function(
                 f"() => (document.querySelector('{row}') || {{}}).textContent"
                 f"?.includes('7 events in flight') && document.querySelector('{row}')"
-                f".textContent.includes('{PATTERN}')",
+                f".textContent.includes('{pattern(now)}')",
                 timeout=90_000,
             )
             api = await (await page.request.get(f"{worker.url}/api/operations/{OPERATION}")).json()
-            assert (api["in_flight"], api["pattern"]) == (7, PATTERN)
+            assert (api["in_flight"], api["pattern"]) == (7, pattern(now))
             assert api["status"] in ("some_problems", "many_problems")
             await page.screenshot(path=str(ARTIFACTS / "lifecycle-dashboard.png"), full_page=True)
 
