@@ -1,5 +1,5 @@
-"""Packed table values (format 3): what goes in comes out, the header matches the body,
-records written by the previous build (format 2, orjson JSON) still decode, and a
+"""Packed table values (format 4): what goes in comes out, the header matches the body,
+records written by the previous builds (format 3; format 2, orjson JSON) still decode, and a
 corrupt record is a ``ValueError`` (quarantined by the shell), never another error."""
 
 from __future__ import annotations
@@ -47,6 +47,19 @@ def test_format_2_records_decode_and_repack_to_the_same_values() -> None:
     assert inflight.decode(inflight.encode(life)) == life
     event = Event.from_list(inflight.decode(fixture("inflight-event")))
     assert Lifecycle.from_dict(life, [("e1", event.to_list())]).retrying == {"e1": event}
+
+
+def test_format_3_models_decode_and_repack_smaller() -> None:
+    """A model as the build before format 4 packed it (the models' first dictionary)."""
+    raw = (DATA / "changelog-v3-operation-models.bin").read_bytes()
+    assert raw[0] == 3
+    state = models.decode(raw)
+    assert state.to_dict() == models.decode(fixture("operation-models")).to_dict()
+    assert models.judged(raw) == (state.last_boundary, 0)
+    repacked = models.encode(state)
+    assert repacked[0] == packed.FORMAT == 4
+    assert models.decode(repacked).to_dict() == state.to_dict()
+    assert len(repacked) < 0.9 * len(raw)
 
 
 def test_packed_values_are_much_smaller_than_their_json() -> None:
