@@ -22,8 +22,9 @@ if ! .venv/bin/detector users list | grep -q .; then
 fi
 .venv/bin/detector worker --quiet >.detector-data/worker.log 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null; echo "quickstart: worker stopped"' EXIT
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null; echo "quickstart: worker stopped; the broker still runs: deploy/kafka/broker.sh stop"' EXIT
 echo "quickstart: worker started (pid $worker, log .detector-data/worker.log)"
 echo "quickstart: dashboard http://127.0.0.1:$port/   metrics http://127.0.0.1:$port/metrics"
-echo "quickstart: status changes: .venv/bin/detector watch   (Ctrl-C to stop everything)"
+echo "quickstart: status changes: .venv/bin/detector watch"
+echo "quickstart: Ctrl-C stops the worker and the simulator; the broker keeps running (deploy/kafka/broker.sh stop)"
 .venv/bin/detector simulate
