@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from agents.oplog import read_log
 from agents.settings import load_settings
 from detector.oplog import LogEntry
 from detector.status import Status, StatusChange
+from tests.integration.conftest import create_topics
 
 pytestmark = pytest.mark.integration
 DAY = 86400.0
@@ -44,12 +45,7 @@ async def test_reader_serves_one_operation_in_range_with_changes_and_payload_sta
         "payload_topic": f"{unique}-pl",
         "status_topic": f"{unique}-st",
     }
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, 3, 1) for n in names.values()])
-    finally:
-        await admin.close()
+    await create_topics(kafka, *(NewTopic(n, 3, 1) for n in names.values()))
     now = time.time()
     op = "Website.Subscribe"
     rows = [

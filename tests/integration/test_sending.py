@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from agents.sending import Message, send_and_wait
+from tests.integration.conftest import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +42,8 @@ async def _read(kafka: str, topic: str, count: int) -> dict[int, list[tuple[Any,
 
 async def test_batched_messages_land_as_sends_do(kafka: str, unique: str) -> None:
     topics = [f"sending-{unique}-batched", f"sending-{unique}-sent"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
     big_messages = {"max.message.bytes": str(8 << 20)}
-    await admin.create_topics([NewTopic(t, 3, 1, topic_configs=big_messages) for t in topics])
-    await admin.close()
+    await create_topics(kafka, *(NewTopic(t, 3, 1, topic_configs=big_messages) for t in topics))
     big = b"x" * (3 << 20)  # Larger than a record batch: it goes alone.
     rows: list[tuple[bytes | None, bytes, list[tuple[str, bytes]], int | None, int | None]] = [
         (
