@@ -63,8 +63,8 @@ class PipelineMetrics:
         )
         self.partials_gaps = Counter(
             "detector_partials_gaps",
-            "Gaps in the partial counts given up after a minute: ingest batches never "
-            "folded (their calls are not counted); see the worker's error log.",
+            "Gaps in the partial counts given up: ingest batches no longer on the partials "
+            "topic when read again (their calls are not counted); see the worker's error log.",
             registry=registry,
         )
         self.rekeyed = Counter(
